@@ -1,0 +1,33 @@
+"""Sessions for working on the template: `nox -s tests` is what CI runs."""
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+TEST_REQUIREMENTS = nox.project.dependency_groups(PYPROJECT, "test")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Render every combination of answers and check each project (pytest args after --)."""
+    session.install(*TEST_REQUIREMENTS)
+    args = session.posargs or ["-n", "auto", "--dist", "loadgroup"]
+    session.run("pytest", *args, env={"UV_PYTHON_DOWNLOADS": "never"})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint and format-check the template's own Python (tests, noxfile, hooks)."""
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def render(session: nox.Session) -> None:
+    """Render this checkout with the default answers: nox -s render -- DEST [copier args]."""
+    session.install(*(r for r in TEST_REQUIREMENTS if r.startswith("copier")))
+    dest, *extra = session.posargs or ["../my_project"]
+    session.run("copier", "copy", "--defaults", "--vcs-ref", "HEAD", *extra, ".", dest)

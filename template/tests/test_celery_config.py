@@ -1,0 +1,62 @@
+"""The production defaults, read from the configured Celery app."""
+
+from pathlib import Path
+
+import pytest
+from kombu.exceptions import EncodeError
+from kombu.serialization import dumps
+
+from config.celery import app
+from config.queues import DEFAULT_QUEUE, QUEUES, TASK_ROUTES
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def test_delivery_guarantees_are_on() -> None:
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is True
+    assert app.conf.broker_connection_retry_on_startup is True
+
+
+def test_workers_take_one_message_at_a_time_and_recycle_children() -> None:
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.worker_max_tasks_per_child == 1000
+    assert app.conf.worker_max_memory_per_child > 0
+
+
+def test_every_task_has_a_soft_limit_below_its_hard_limit() -> None:
+    assert 0 < app.conf.task_soft_time_limit < app.conf.task_time_limit
+    for spec in QUEUES.values():
+        assert 0 < spec["soft_time_limit"] < spec["time_limit"]
+
+
+@pytest.mark.django_db
+def test_model_instances_cannot_be_sent_as_arguments(django_user_model) -> None:
+    user = django_user_model.objects.create(username="someone")
+    assert app.conf.accept_content == ["json"]
+    with pytest.raises(EncodeError):
+        dumps([user], serializer=app.conf.task_serializer)
+
+
+def test_every_route_points_to_a_declared_queue() -> None:
+    declared = {queue.name for queue in app.conf.task_queues}
+    assert declared == set(QUEUES)
+    assert DEFAULT_QUEUE in declared
+    assert {route["queue"] for route in TASK_ROUTES.values()} <= declared
+    assert app.conf.task_create_missing_queues is False
+
+
+def test_procfile_has_one_worker_per_queue_with_its_settings() -> None:
+    lines = (PROJECT / "Procfile").read_text().splitlines()
+    workers = {
+        name.removeprefix("worker-"): command
+        for name, _, command in (line.partition(": ") for line in lines)
+        if name.startswith("worker-")
+    }
+    assert set(workers) == set(QUEUES)
+    for name, spec in QUEUES.items():
+        assert f"--queues {name} " in workers[name]
+        assert f"--concurrency {spec['concurrency']} " in workers[name]
+        assert f"--prefetch-multiplier {spec['prefetch_multiplier']} " in workers[name]
+        assert f"--time-limit {spec['time_limit']} " in workers[name]

@@ -1,0 +1,35 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .dead_letters import dead_letter_replay
+from .models import DeadLetter, IdempotencyKey
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    list_display = ["task_name", "task_id", "queue", "attempts", "failed_at", "replayed_at"]
+    list_filter = ["task_name", "queue", "failed_at", ("replayed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["task_id", "task_name", "exception"]
+    readonly_fields = [field.name for field in DeadLetter._meta.fields]
+    actions = ["replay", "purge"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Replay the selected tasks")
+    def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        for letter in queryset:
+            dead_letter_replay(letter=letter)
+        self.message_user(request, f"Replayed {queryset.count()} task(s).", messages.SUCCESS)
+
+    @admin.action(description="Purge the selected dead letters")
+    def purge(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        deleted, _ = queryset.delete()
+        self.message_user(request, f"Purged {deleted} dead letter(s).", messages.SUCCESS)
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = ["key", "created_at"]
+    search_fields = ["key"]

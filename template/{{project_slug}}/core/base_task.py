@@ -1,0 +1,72 @@
+"""The base class of every task (set as the app's task_cls in config/celery.py)."""
+
+import logging
+import time
+from typing import Any
+
+from celery.contrib.django.task import DjangoTask
+
+logger = logging.getLogger(__name__)
+
+
+class TransientError(Exception):
+    """A failure worth retrying: a timeout, a 5xx answer, a lost connection."""
+
+
+class BaseTask(DjangoTask):
+    """Logs with the task id, retries transient errors with backoff, dead-letters the rest.
+
+    `delay_on_commit` / `apply_async_on_commit` (from DjangoTask) send a task only once the
+    current transaction commits; see dispatch.enqueue_on_commit when the id is needed.
+    """
+
+    # Only transient errors are retried: a permanent error must fail at once, not loop.
+    autoretry_for = (TransientError, ConnectionError, TimeoutError)
+    # Exponential backoff from 5 s (5, 10, 20, ... s) so an outage is not hammered by retries.
+    retry_backoff = 5
+    # No single wait longer than 10 minutes.
+    retry_backoff_max = 600
+    # Full jitter: each wait is random up to its ceiling, so tasks that failed together spread out.
+    retry_jitter = True
+    # Eight retries ride out about 20 minutes of outage; then the failure needs a human and
+    # becomes a dead letter.
+    max_retries = 8
+
+    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        # The request context is per delivery: the start time travels with it to on_success.
+        setattr(self.request, "started_at", time.monotonic())  # noqa: B010
+        logger.info("task started", extra={"attempt": self.request.retries + 1})
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        logger.info("task succeeded", extra={"duration_s": self._duration()})
+
+    def on_retry(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        logger.warning(
+            "task will retry: %r",
+            exc,
+            extra={"attempt": self.request.retries + 1, "duration_s": self._duration()},
+        )
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        from .dead_letters import dead_letter_record
+
+        logger.error("task failed for good: %r", exc, extra={"duration_s": self._duration()})
+        delivery_info = self.request.delivery_info or {}
+        dead_letter_record(
+            task_id=task_id,
+            task_name=self.name,
+            queue=delivery_info.get("routing_key") or "",
+            args=list(args or ()),
+            kwargs=dict(kwargs or {}),
+            exception=f"{type(exc).__name__}: {exc}",
+            traceback=str(einfo.traceback if einfo else ""),
+            attempts=self.request.retries + 1,
+        )
+
+    def _duration(self) -> float | None:
+        started_at = getattr(self.request, "started_at", None)
+        return None if started_at is None else round(time.monotonic() - started_at, 3)

@@ -1,0 +1,35 @@
+"""Records the task infrastructure keeps in the database."""
+
+from django.db import models
+
+
+class DeadLetter(models.Model):
+    """A task that failed for good: retries ran out, or its error was not worth retrying."""
+
+    task_id = models.CharField(max_length=255, unique=True)
+    task_name = models.CharField(max_length=255, db_index=True)
+    queue = models.CharField(max_length=255, blank=True, db_index=True)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    exception = models.TextField()
+    traceback = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField()
+    failed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replay_task_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-failed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}[{self.task_id}]"
+
+
+class IdempotencyKey(models.Model):
+    """A side effect that already happened; its key is claimed once and never again."""
+
+    key = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

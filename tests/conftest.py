@@ -1,0 +1,54 @@
+"""Fixtures shared by the template's tests: the template as released, and rendering from it."""
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import copier
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+Render = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def template_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working tree as it would be released: tracked and new files, without .git.
+
+    Rendering from a plain folder tests uncommitted work too, and spares Copier a clone per render.
+    """
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    dest = tmp_path_factory.mktemp("template-src")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def render(template_src: Path) -> Render:
+    """Render the template with `answers` (defaults for the rest) into `dest`; return `dest`."""
+
+    def _render(answers: dict, dest: Path) -> Path:
+        copier.run_copy(
+            str(template_src),
+            str(dest),
+            data=answers,
+            defaults=True,
+            quiet=True,
+            unsafe=False,
+        )
+        return dest
+
+    return _render

@@ -1,0 +1,157 @@
+"""The questions: validators refuse bad answers before anything is written; computed values."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from matrix import refusal, refused_triples
+
+BASE = {"broker": "redis", "result_backend": "redis", "beat_scheduler": "django-db"}
+
+
+def assert_refused(render, answers: dict, message: str, tmp_path: Path) -> None:
+    """Copier refuses with `message`, and the destination keeps exactly what it had."""
+    dest = tmp_path / "project"
+    dest.mkdir()
+    (dest / "existing.txt").write_text("untouched")
+    with pytest.raises(ValueError, match="Validation error") as refused:
+        render(answers, dest)
+    assert message in str(refused.value)
+    assert [p.name for p in dest.iterdir()] == ["existing.txt"]
+    assert (dest / "existing.txt").read_text() == "untouched"
+
+
+@pytest.mark.parametrize(
+    "triple", refused_triples(), ids=lambda t: "-".join(t).replace("django-db", "django_db")
+)
+def test_incompatible_combination_is_refused_with_a_way_out(render, tmp_path, triple) -> None:
+    broker, backend, scheduler = triple
+    answers = {"broker": broker, "result_backend": backend, "beat_scheduler": scheduler}
+    assert_refused(render, answers, refusal(*triple), tmp_path)
+
+
+def test_rpc_refusal_names_the_backends_to_choose_instead(render, tmp_path) -> None:
+    answers = {**BASE, "result_backend": "rpc"}
+    assert_refused(render, answers, "choose result_backend=redis, django-db or none", tmp_path)
+
+
+def test_redbeat_refusal_names_the_alternatives(render, tmp_path) -> None:
+    answers = {"broker": "rabbitmq", "result_backend": "django-db", "beat_scheduler": "redbeat"}
+    assert_refused(render, answers, "choose beat_scheduler=django-db", tmp_path)
+
+
+def test_redbeat_accepted_with_redis_results_on_rabbitmq(render, tmp_path) -> None:
+    answers = {"broker": "rabbitmq", "result_backend": "redis", "beat_scheduler": "redbeat"}
+    assert refusal(*answers.values()) is None
+    project = render(answers, tmp_path / "project")
+    assert "CELERY_REDBEAT_REDIS_URL" in (project / "config/settings/base.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("slug", "message"),
+    [
+        ("9lives", "must be a Python identifier"),
+        ("My-Project", "must be a Python identifier"),
+        ("my project", "must be a Python identifier"),
+        ("", "must be a Python identifier"),
+        ("config", "would shadow a module"),
+        ("celery", "would shadow a module"),
+    ],
+)
+def test_invalid_project_slug_is_refused(render, tmp_path, slug, message) -> None:
+    assert_refused(render, {"project_slug": slug}, message, tmp_path)
+
+
+@pytest.mark.parametrize("email", ["nobody", "a@b", "two@@example.com", "sp ace@example.com"])
+def test_invalid_author_email_is_refused(render, tmp_path, email) -> None:
+    assert_refused(render, {"author_email": email}, "must be an email address", tmp_path)
+
+
+def test_empty_project_name_is_refused(render, tmp_path) -> None:
+    assert_refused(render, {"project_name": "  "}, "must not be empty", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("queues", "message"),
+    [
+        ("default", "must be a YAML list"),
+        ({"a": 1}, "must be a YAML list"),
+        ([], "at least one name"),
+        (["a", "b", "a"], "must be unique"),
+        (["Reports"], 'queue name "Reports" is not valid'),
+        (["ok", "bad-name"], 'queue name "bad-name" is not valid'),
+        (["ok", 7], 'queue name "7" is not valid'),
+        (["q" * 41], "longer than 40 characters"),
+    ],
+)
+def test_invalid_custom_queues_are_refused(render, tmp_path, queues, message) -> None:
+    answers = {"queue_topology": "custom", "queues": queues}
+    assert_refused(render, answers, message, tmp_path)
+
+
+@pytest.mark.parametrize("question", ["broker", "result_backend", "beat_scheduler", "deploy", "ci"])
+def test_an_answer_outside_the_choices_is_refused(render, tmp_path, question) -> None:
+    dest = tmp_path / "project"
+    with pytest.raises(ValueError):
+        render({question: "nonsense"}, dest)
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("My Project", "my_project"),
+        ("Payments & Ledger API", "payments_ledger_api"),
+        ("2026 Reports!", "reports"),
+        ("ünïcode Shop", "n_code_shop"),
+    ],
+)
+def test_slug_is_derived_from_the_name(render, tmp_path, name, slug) -> None:
+    project = render({"project_name": name}, tmp_path / "project")
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["project_slug"] == slug
+    assert (project / slug / "core" / "base_task.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("broker", "backend"), [("redis", "redis"), ("rabbitmq", "django-db"), ("sqs", "django-db")]
+)
+def test_result_backend_default_follows_the_broker(render, tmp_path, broker, backend) -> None:
+    project = render({"broker": broker}, tmp_path / "project")
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["result_backend"] == backend
+
+
+def test_defaults_give_the_documented_stack(render, tmp_path) -> None:
+    project = render({}, tmp_path / "project")
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert {k: answers[k] for k in ("broker", "result_backend", "beat_scheduler")} == BASE
+    assert answers["queue_topology"] == "priority" and answers["deploy"] == "compose"
+    assert answers["python_version"] == "3.13" and answers["django_version"] == "5.2"
+    assert answers["use_flower"] is True and answers["ci"] == "github"
+
+
+def test_custom_topology_makes_the_first_queue_the_default(render, tmp_path) -> None:
+    answers = {"queue_topology": "custom", "queues": ["ingest", "reports"]}
+    project = render(answers, tmp_path / "project")
+    queues = (project / "config/queues.py").read_text()
+    assert 'DEFAULT_QUEUE = "ingest"' in queues
+    procfile = (project / "Procfile").read_text()
+    assert "worker-ingest: celery -A config worker --queues ingest " in procfile
+    assert "worker-reports: celery -A config worker --queues reports " in procfile
+    stored = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert stored["queues"] == ["ingest", "reports"]
+
+
+def test_queues_are_not_asked_or_stored_outside_custom(render, tmp_path) -> None:
+    project = render({"queue_topology": "priority", "queues": ["x"]}, tmp_path / "project")
+    stored = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert "queues" not in stored
+    assert 'DEFAULT_QUEUE = "default"' in (project / "config/queues.py").read_text()
+
+
+def test_secrets_differ_between_two_copies(render, tmp_path) -> None:
+    first = (render({}, tmp_path / "one") / ".env").read_text()
+    second = (render({}, tmp_path / "two") / ".env").read_text()
+    assert first != second
