@@ -1,10 +1,12 @@
 """Run by a rendered project's own Python: Django's checks, then the Celery app's settings as JSON.
 
-    python inspect_project.py test        # check, makemigrations --check
-    python inspect_project.py production  # check --deploy
+    python inspect_project.py   # from the project's folder, with the settings' env variables
 
-Settings come from DJANGO_SETTINGS_MODULE and the environment. A failing check exits non-zero
-with Django's message; on success the last line of stdout is the JSON report.
+For each settings module (test, production) a forked child sets DJANGO_SETTINGS_MODULE and runs
+the checks: `check` and `makemigrations --check` on test settings, `check --deploy` on
+production settings. Django and Celery are imported once, before forking, since importing them
+is most of a check's cost. A failing check exits non-zero with Django's message; on success the
+last line of stdout is {"test": {...}, "production": {...}}.
 """
 
 import io
@@ -12,12 +14,26 @@ import json
 import os
 import sys
 
+MODES = ("test", "production")
+# Modules every check imports and that need no settings: imported once, shared by the children.
+SHARED_IMPORTS = (
+    "celery",
+    "celery.app.base",
+    "celery.contrib.django.task",
+    "django.core.management",
+    "django.db.models",
+    "django.http",
+    "django.urls",
+    "environ",
+    "kombu",
+)
 
-def main(mode: str) -> None:
-    sys.path.insert(0, os.getcwd())
+
+def report(mode: str) -> dict:
     import django
     from django.core.management import call_command
 
+    os.environ["DJANGO_SETTINGS_MODULE"] = f"config.settings.{mode}"
     django.setup()
     out = io.StringIO()
     if mode == "production":
@@ -33,7 +49,7 @@ def main(mode: str) -> None:
     app.loader.import_default_modules()
     base_task = symbol_by_name(app.task_cls)
     conf = app.conf
-    report = {
+    values = {
         key: conf.get(key)
         for key in (
             "broker_url",
@@ -52,7 +68,6 @@ def main(mode: str) -> None:
             "result_accept_content",
             "broker_connection_retry_on_startup",
             "timezone",
-            "result_expires",
             "task_ignore_result",
             "task_default_queue",
             "task_routes",
@@ -60,16 +75,14 @@ def main(mode: str) -> None:
             "broker_transport_options",
             "result_backend_transport_options",
             "beat_scheduler",
-            "beat_schedule",
             "redbeat_redis_url",
             "worker_hijack_root_logger",
             "worker_send_task_events",
         )
     }
-    report["result_expires"] = (
-        conf.result_expires.total_seconds() if conf.result_expires is not None else None
-    )
-    report["task_queues"] = [
+    expires = conf.result_expires
+    values["result_expires"] = expires.total_seconds() if expires is not None else None
+    values["task_queues"] = [
         {
             "name": queue.name,
             "routing_key": queue.routing_key,
@@ -78,20 +91,56 @@ def main(mode: str) -> None:
         }
         for queue in conf.task_queues
     ]
-    report["beat_schedule"] = {
+    values["beat_schedule"] = {
         name: {"task": entry["task"], "schedule": str(entry["schedule"])}
         for name, entry in (conf.beat_schedule or {}).items()
     }
-    report["tasks"] = {
+    values["tasks"] = {
         name: isinstance(task, base_task)
         for name, task in app.tasks.items()
         if not name.startswith("celery.")
     }
-    report["time_zone"] = settings.TIME_ZONE
-    report["installed_apps"] = list(settings.INSTALLED_APPS)
-    report["debug"] = settings.DEBUG
-    print(json.dumps(report, default=str))
+    values["time_zone"] = settings.TIME_ZONE
+    values["installed_apps"] = list(settings.INSTALLED_APPS)
+    values["debug"] = settings.DEBUG
+    return values
+
+
+def main() -> None:
+    sys.path.insert(0, os.getcwd())
+    for module in SHARED_IMPORTS:
+        __import__(module)
+    reports = {}
+    for mode in MODES:
+        read, write = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            code = 0
+            try:
+                with os.fdopen(write, "w") as pipe:
+                    json.dump(report(mode), pipe, default=str)
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 1
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        os.close(write)
+        with os.fdopen(read) as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"checks with config.settings.{mode} failed")
+        reports[mode] = json.loads(data)
+    print(json.dumps(reports))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()

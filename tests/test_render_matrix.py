@@ -228,12 +228,8 @@ def run_checks(project: Path, combo: Combination, venv: Path) -> dict:
         "PAYMENTS_WEBHOOK_SECRET": "render-check",
         "FLOWER_BASIC_AUTH": "admin:render-check",
     }
-    reports = {}
-    for mode in ("test", "production"):
-        settings_env = {**env, "DJANGO_SETTINGS_MODULE": f"config.settings.{mode}"}
-        out = run([venv / "bin" / "python", INSPECT, mode], project, settings_env)
-        reports[mode] = json.loads(out.strip().splitlines()[-1])
-    return reports
+    out = run([venv / "bin" / "python", INSPECT], project, env)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 # --- the doctrine, read from the configured Celery app ---------------------------------------

@@ -1,0 +1,85 @@
+"""The generated CI and pre-commit files are valid for the tools that read them.
+
+GitHub Actions and GitLab CI files are validated offline against the schemas check-jsonschema
+vendors; the pre-commit config by pre-commit itself. One project per broker and result backend
+family covers every variation these files have.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+VARIANTS = [
+    {"broker": "redis", "result_backend": "redis", "python_version": "3.12"},
+    {"broker": "rabbitmq", "result_backend": "rpc", "beat_scheduler": "static"},
+    {"broker": "rabbitmq", "result_backend": "redis", "beat_scheduler": "redbeat"},
+    {"broker": "sqs", "result_backend": "none", "django_version": "6.0"},
+]
+CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
+SCHEMAS = {"github": "vendor.github-workflows", "gitlab": "vendor.gitlab-ci"}
+
+
+@pytest.fixture(scope="module")
+def rendered(render, tmp_path_factory) -> dict[str, list[Path]]:
+    projects: dict[str, list[Path]] = {"github": [], "gitlab": []}
+    for ci in projects:
+        for number, answers in enumerate(VARIANTS):
+            dest = tmp_path_factory.mktemp(f"{ci}-{number}") / "project"
+            projects[ci].append(render({**answers, "ci": ci}, dest))
+    return projects
+
+
+def tool(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+@pytest.mark.parametrize("ci", CI_FILES)
+def test_ci_file_matches_its_schema(rendered, ci) -> None:
+    files = [str(project / CI_FILES[ci]) for project in rendered[ci]]
+    result = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", SCHEMAS[ci], *files],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("ci", CI_FILES)
+def test_ci_runs_lint_types_migrations_and_tests(rendered, ci) -> None:
+    for project in rendered[ci]:
+        text = (project / CI_FILES[ci]).read_text()
+        for step in (
+            "ruff check",
+            "ruff format --check",
+            "mypy",
+            "makemigrations --check",
+            "pytest",
+        ):
+            assert f"uv run {step}" in text or f"uv run python manage.py {step}" in text, step
+        config = yaml.safe_load(text)
+        answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+        uses_redis = "redis" in (answers["broker"], answers["result_backend"])
+        services = str(config)
+        assert ("redis:7" in services) == uses_redis
+        assert ("rabbitmq:" in services) == (answers["broker"] == "rabbitmq")
+        assert ("moto_server" in services) == (answers["broker"] == "sqs")
+
+
+def test_pre_commit_config_is_valid_and_refuses_rej_files(rendered) -> None:
+    project = rendered["github"][0]
+    config = project / ".pre-commit-config.yaml"
+    result = subprocess.run(
+        [tool("pre-commit"), "validate-config", str(config)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    hooks = {
+        h["id"]: h for repo in yaml.safe_load(config.read_text())["repos"] for h in repo["hooks"]
+    }
+    assert {"check-merge-conflict", "ruff-check", "ruff-format", "django-upgrade"} <= hooks.keys()
+    refuse = hooks["no-rej-files"]
+    assert refuse["language"] == "fail" and re.search(refuse["files"], "app/models.py.rej")
+    assert not re.search(refuse["files"], "app/models.py")
