@@ -118,3 +118,22 @@ def all_combinations() -> list[Combination]:
         for c in runtime_combinations()
         for deploy in DEPLOYS
     ]
+
+
+def pairwise(combinations: list[Combination]) -> list[Combination]:
+    """A subset in which every pair of values of two axes that occurs at all occurs at least once.
+
+    Greedy: keep taking the combination that covers the most pairs not yet covered.
+    """
+
+    def pairs(c: Combination) -> set[tuple]:
+        values = list(enumerate((c.broker, c.result_backend, c.beat_scheduler, c.queue_topology)))
+        return {(a, b) for a in values for b in values if a < b}
+
+    uncovered = set().union(*(pairs(c) for c in combinations))
+    chosen = []
+    while uncovered:
+        best = max(combinations, key=lambda c: len(pairs(c) & uncovered))
+        chosen.append(best)
+        uncovered -= pairs(best)
+    return chosen

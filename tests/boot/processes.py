@@ -1,0 +1,117 @@
+"""Start a rendered project's processes from its Procfile, with the Procfile's command lines.
+
+Each process runs in its own process group with its output in a log file, from the project's
+folder and its virtual environment; stopping sends SIGTERM to the group, then SIGKILL.
+"""
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def procfile(project: Path) -> dict[str, str]:
+    """The process table: name -> command line."""
+    table = {}
+    for line in (project / "Procfile").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            table[name.strip()] = command.strip()
+    return table
+
+
+@dataclass
+class Process:
+    name: str
+    command: str
+    log: Path
+    popen: subprocess.Popen
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.running():
+            os.killpg(self.popen.pid, signum)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        self.signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.popen.wait(timeout=10)
+        # Children the group leader left behind (prefork pool processes) go too.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+
+
+@dataclass
+class ProcessGroup:
+    """The processes of one rendered project."""
+
+    project: Path
+    venv: Path
+    env: dict[str, str]
+    logs: Path
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        path = f"{self.venv / 'bin'}{os.pathsep}{os.environ['PATH']}"
+        return {
+            "PATH": path,
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "VIRTUAL_ENV": str(self.venv),
+        } | self.env
+
+    def run(self, name: str, command: str, timeout: float = 120.0) -> str:
+        """Run a one-off command (like the release step) to completion; fail with its output."""
+        result = subprocess.run(
+            shlex.split(command),
+            cwd=self.project,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        (self.logs / f"{name}.log").write_text(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise AssertionError(f"{name} ({command}) failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def start(self, name: str, command: str) -> Process:
+        log = self.logs / f"{name}.log"
+        with log.open("ab") as out:
+            popen = subprocess.Popen(
+                shlex.split(command),
+                cwd=self.project,
+                env=self.environment(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        process = Process(name=name, command=command, log=log, popen=popen)
+        self.processes[name] = process
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            process.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in self.processes.values():
+            remaining = max(0.1, deadline - time.monotonic())
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.popen.wait(timeout=remaining)
+            process.stop(timeout=1)
+
+    def log_report(self) -> str:
+        """Every log of this project, for a failing test's output."""
+        parts = []
+        for log in sorted(self.logs.glob("*.log")):
+            text = log.read_text(errors="replace")
+            parts.append(f"----- {log.name} (last 4000 chars) -----\n{text[-4000:]}")
+        return "\n".join(parts)

@@ -1,0 +1,170 @@
+"""The services the boot tier runs against, all on loopback.
+
+PostgreSQL and RabbitMQ are used where they already run (bash .ci/run installs and starts them
+on a fresh machine). Redis and the SQS endpoint are started by the test session itself: Redis so
+that it keeps an append-only file and can be restarted by the delivery tests without touching a
+server anybody else uses, moto_server because nothing else provides SQS here.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+POSTGRES_URL = os.environ.get("CDC_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+RABBITMQ_URL = os.environ.get("CDC_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
+# Each combination gets its own Redis database; 256 of them leave room for every combination.
+REDIS_DATABASES = 256
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for_port(port: int, what: str, process: subprocess.Popen | None = None, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not port_open(port):
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"{what} exited with code {process.returncode} before listening on {port}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} is not listening on 127.0.0.1:{port} after {timeout} s")
+        time.sleep(0.1)
+
+
+def require_program(name: str, how: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: {how} (bash .ci/run installs it)")
+    return path
+
+
+@dataclass
+class RedisServer:
+    """A redis-server of the test session's own, persisting to an append-only file."""
+
+    port: int
+    data_dir: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = require_program("redis-server", "apt-get install redis-server")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.data_dir),
+                "--databases",
+                str(REDIS_DATABASES),
+                # What the generated deployment files ask of Redis: keep every write, evict nothing.
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--maxmemory-policy",
+                "noeviction",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, "redis-server", self.process)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@contextmanager
+def redis_server(data_dir: Path) -> Iterator[RedisServer]:
+    server = RedisServer(port=free_port(), data_dir=data_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def sqs_endpoint(log: Path) -> Iterator[str]:
+    """moto_server emulating SQS on a free loopback port; yields its URL."""
+    port = free_port()
+    binary = Path(sys.executable).with_name("moto_server")
+    if not binary.exists():
+        pytest.fail("moto_server is not installed: pip install 'moto[server]' (a test dependency)")
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
+        )
+    try:
+        wait_for_port(port, "moto_server", process)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def require_postgres() -> None:
+    if not port_open(5432):
+        pytest.fail(
+            "PostgreSQL is not listening on 127.0.0.1:5432: start it "
+            "(pg_ctlcluster <version> main start) or run bash .ci/run"
+        )
+
+
+def require_rabbitmq() -> None:
+    if not port_open(5672):
+        pytest.fail(
+            "RabbitMQ is not listening on 127.0.0.1:5672: start it (rabbitmq-server -detached) "
+            "or run bash .ci/run"
+        )
+    require_program("rabbitmqctl", "apt-get install rabbitmq-server")
+
+
+def rabbitmq_vhost(name: str) -> str:
+    """Create (afresh) a vhost for one combination, so combinations never share a queue."""
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True)
+    for command in (
+        ["add_vhost", name],
+        ["set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+    ):
+        subprocess.run(["rabbitmqctl", "-q", *command], check=True, capture_output=True)
+    return f"{RABBITMQ_URL}/{name}"
+
+
+def postgres_database(name: str) -> str:
+    """Create (afresh) a database for one combination; return its URL."""
+    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+        subprocess.run(
+            ["psql", f"{POSTGRES_URL}/postgres", "-q", "-c", sql], check=True, capture_output=True
+        )
+    return f"{POSTGRES_URL}/{name}"
