@@ -21,8 +21,9 @@ import pytest
 
 POSTGRES_URL = os.environ.get("CDC_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 RABBITMQ_URL = os.environ.get("CDC_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
-# Each combination gets its own Redis database; 256 of them leave room for every combination.
-REDIS_DATABASES = 256
+# Each combination gets its own Redis databases (broker, results) and the delivery tests theirs:
+# 512 leave room for all (see test_boot.environment and test_delivery.REDIS_DB).
+REDIS_DATABASES = 512
 
 
 def free_port() -> int:
@@ -168,3 +169,54 @@ def postgres_database(name: str) -> str:
             ["psql", f"{POSTGRES_URL}/postgres", "-q", "-c", sql], check=True, capture_output=True
         )
     return f"{POSTGRES_URL}/{name}"
+
+
+@dataclass
+class RabbitMQNode:
+    """A RabbitMQ node of the test's own (own port, own data), to restart without disturbing the
+    machine's server. Started with the machine's rabbitmq-server, as the rabbitmq user."""
+
+    data_dir: Path
+    port: int
+    name: str
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(self.data_dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.data_dir / "log"),
+            "RABBITMQ_PID_FILE": str(self.data_dir / "pid"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.data_dir / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(self.data_dir / "rabbitmq.conf"),
+        }
+
+    def start(self) -> None:
+        require_program("rabbitmq-server", "apt-get install rabbitmq-server")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "enabled_plugins").write_text("[].\n")
+        (self.data_dir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+        )
+        # Debian's rabbitmq-server runs the node as the rabbitmq user, which must own its data.
+        subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(self.data_dir)], check=False)
+        subprocess.run(["rabbitmq-server", "-detached"], env=self.environment(), check=True)
+        wait_for_port(self.port, f"RabbitMQ node {self.name}", timeout=90)
+
+    def stop(self) -> None:
+        subprocess.run(
+            ["rabbitmqctl", "-n", self.name, "-q", "stop"], capture_output=True, check=False
+        )
+        deadline = time.monotonic() + 30
+        while port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

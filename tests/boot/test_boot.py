@@ -6,19 +6,27 @@ Procfile's release command, and started with the Procfile's command lines. Never
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
-import re
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from matrix import TOPOLOGY_QUEUES, Combination, pairwise, runtime_combinations
+from matrix import (
+    PROJECT_NAMES,
+    TOPOLOGY_DEFAULT_QUEUE,
+    TOPOLOGY_QUEUES,
+    Combination,
+    pairwise,
+    runtime_combinations,
+)
 from project_env import project_requirements, venv_with
 
 from .conftest import boot_mode
@@ -32,6 +40,8 @@ COMBINATIONS = runtime_combinations()
 BOOTED = pairwise(COMBINATIONS) if boot_mode() == "quick" else COMBINATIONS
 WEBHOOK_SECRET = "boot-webhook-secret"
 FLOWER_AUTH = "boot:flower-password"
+# The generated settings' wait_time_seconds for SQS long polling.
+SQS_LONG_POLL_SECONDS = 10
 
 
 def wait_until(condition, what: str, group: ProcessGroup, timeout: float = 60.0):
@@ -41,6 +51,7 @@ def wait_until(condition, what: str, group: ProcessGroup, timeout: float = 60.0)
         if value:
             return value
         if time.monotonic() > deadline:
+            what = what() if callable(what) else what
             pytest.fail(f"{what}: not within {timeout} s\n{group.log_report()}")
         time.sleep(0.2)
 
@@ -75,13 +86,18 @@ def environment(combo: Combination, index: int, services: dict, boot_dir: Path) 
         "PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "EMAIL_URL": "consolemail://",
         "RECONCILE_LEDGER_EVERY_SECONDS": "2",
+        # Retries 1 s then 2 s apart, without jitter, so that growing waits can be measured.
+        "TASK_RETRY_BACKOFF_SECONDS": "1",
+        "TASK_RETRY_JITTER": "false",
+        # A handful of waiting messages is enough to make the queue health endpoint answer 503.
+        "QUEUE_HEALTH_MAX_PENDING": "3",
         "CELERY_BEAT_SCHEDULE_FILENAME": str(boot_dir / "celerybeat-schedule"),
         "PORT": str(free_port()),
         "FLOWER_PORT": str(free_port()),
         "FLOWER_ADDRESS": "127.0.0.1",
         "FLOWER_BASIC_AUTH": FLOWER_AUTH,
     }
-    env["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{env['PORT']} --workers 2"
+    env["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{env['PORT']} --workers 1"
     if combo.broker == "redis":
         env["CELERY_BROKER_URL"] = f"{redis}/{index}"
     elif combo.broker == "rabbitmq":
@@ -91,11 +107,24 @@ def environment(combo: Combination, index: int, services: dict, boot_dir: Path) 
         env |= {"CELERY_SQS_IS_SECURE": "false", "CELERY_SQS_QUEUE_PREFIX": f"{name}-"}
         env |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
     if combo.result_backend == "redis":
-        # Results in the database after the broker's, still this combination's own.
-        env["CELERY_RESULT_BACKEND"] = f"{redis}/{index + 128}"
+        # Results in a database of their own, numbered after every combination's broker one.
+        env["CELERY_RESULT_BACKEND"] = f"{redis}/{index + len(COMBINATIONS)}"
     if answers["beat_scheduler"] == "redbeat" and combo.broker != "redis":
         env["CELERY_REDBEAT_REDIS_URL"] = env["CELERY_RESULT_BACKEND"]
     return env
+
+
+class Phases:
+    """Wall-clock seconds of each phase of a boot, printed with the test's output."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.seconds: dict[str, float] = {}
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = round(now - self.last, 2)
+        self.last = now
 
 
 def signed_webhook(base: str, payload: dict) -> tuple[int, str]:
@@ -105,18 +134,44 @@ def signed_webhook(base: str, payload: dict) -> tuple[int, str]:
     return http(f"{base}/payments/webhook/", body, headers)
 
 
+def task_events(log: Path, task_id: str) -> list[dict]:
+    """The JSON log lines that a task logged, in order."""
+    events = []
+    for line in log.read_text(errors="replace").splitlines():
+        if task_id in line and line.startswith("{"):
+            with contextlib.suppress(json.JSONDecodeError):
+                event = json.loads(line)
+                if event.get("task_id") == task_id:
+                    events.append(event)
+    return events
+
+
+def succeeded(log: Path, task_id: str) -> bool:
+    return any(e["message"] == "task succeeded" for e in task_events(log, task_id))
+
+
+def seconds_between(events: list[dict], message: str) -> list[float]:
+    times = [datetime.fromisoformat(e["time"]) for e in events if e["message"] == message]
+    return [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+
+
 @pytest.mark.parametrize("combo", [pytest.param(c, id=c.runtime_id) for c in BOOTED])
 def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot_dir) -> None:
     index = COMBINATIONS.index(combo)
     answers = combo.answers()
+    phases = Phases()
     project = render(answers, boot_dir / "project")
     venv = venv_with(project_requirements(project), answers["python_version"])
     env = environment(combo, index, boot_services, boot_dir)
+    phases.done("render, install, services")
     group = ProcessGroup(project=project, venv=venv, env=env, logs=boot_dir / "logs")
     table = procfile(project)
     queues = TOPOLOGY_QUEUES[combo.queue_topology]
+    default = TOPOLOGY_DEFAULT_QUEUE[combo.queue_topology]
+    database = env["DATABASE_URL"]
     try:
         group.run("release", table["release"])
+        phases.done("release")
         for name, command in table.items():
             if name != "release":
                 group.start(name, command)
@@ -125,55 +180,149 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         for queue in queues:
             log = group.processes[f"worker-{queue}"].log
             wait_until(lambda log=log: " ready." in log.read_text(), f"worker-{queue} ready", group)
+        phases.done("start")
 
-        # Each queue's task runs on that queue's worker, and on no other.
-        sent = json.loads(group.run("ping", f"python {DRIVER} ping {' '.join(queues)}"))
-        for queue, task_id in sent.items():
-            own = group.processes[f"worker-{queue}"].log
-            done = re.compile(
-                rf'"task_id": "{task_id}".*"task succeeded"|task succeeded.*{task_id}'
-            )
-            wait_until(
-                lambda own=own, done=done: done.search(own.read_text()), f"ping on {queue}", group
-            )
-            others = [
-                p.log
-                for n, p in group.processes.items()
-                if n.startswith("worker-") and p.log != own
-            ]
-            assert not any(task_id in other.read_text() for other in others)
-
-        # The web process answers, and the queue health endpoint sees every queue.
-        status, body = http(f"{web}/health/live/")
-        assert status == 200, body
-        status, body = http(f"{web}/health/queues/")
-        assert status == 200 and set(json.loads(body)["queues"]) == set(queues), body
-
-        # A signed webhook runs the whole chain: ledger entry, receipt, email, across queues.
-        payload = {
-            "id": "evt_boot",
-            "amount_cents": 990,
-            "currency": "EUR",
-            "customer_email": "a@b.example",
-        }
-        status, body = signed_webhook(web, payload)
-        assert status == 202, body
-        receipts = "SELECT count(*) FROM payments_receipt WHERE emailed_at IS NOT NULL"
-        wait_until(lambda: sql(env["DATABASE_URL"], receipts) == "1", "payment pipeline", group)
-
+        check_each_queue_runs_on_its_own_worker(group, queues)
+        phases.done("ping")
+        check_health_and_payment_pipeline(group, web, queues, database)
+        phases.done("health, pipeline")
+        check_scenarios(group, default, database, answers["project_name"])
+        phases.done("retry, dead letter, on-commit")
+        if combo.result_backend != "none":
+            check_canvas(group, default, database, chords=combo.result_backend != "rpc")
+            phases.done("canvas")
         if "flower" in table:
-            flower = f"http://127.0.0.1:{env['FLOWER_PORT']}"
-            wait_for_port(int(env["FLOWER_PORT"]), "flower", group.processes["flower"].popen)
-            assert http(f"{flower}/api/workers")[0] == 401
-            token = base64.b64encode(FLOWER_AUTH.encode()).decode()
-            status, _ = http(f"{flower}/api/workers", headers={"Authorization": f"Basic {token}"})
-            assert status == 200
-
+            check_flower(group, env)
+            phases.done("flower")
         if "beat" in table:
-            runs = "SELECT count(*) FROM payments_reconciliationrun"
-            wait_until(lambda: int(sql(env["DATABASE_URL"], runs)) >= 2, "beat schedule", group)
+            check_beat_sends_once(group, database)
+            phases.done("beat")
+        check_unconsumed_queue_turns_health_503(group, web, queues[-1], combo.broker)
+        phases.done("health 503")
+        for process in group.processes.values():
+            assert "rolled-back" not in process.log.read_text(), "a rolled-back task was sent"
     except BaseException:
         print(group.log_report())
         raise
     finally:
         group.stop_all()
+        phases.done("stop")
+        print(f"phases of {combo.runtime_id}: {phases.seconds}")
+
+
+def worker_logs(group: ProcessGroup) -> dict[str, Path]:
+    return {n: p.log for n, p in group.processes.items() if n.startswith("worker-")}
+
+
+def check_each_queue_runs_on_its_own_worker(group: ProcessGroup, queues: list[str]) -> None:
+    sent = json.loads(group.run("ping", f"python {DRIVER} ping {' '.join(queues)}"))
+    logs = worker_logs(group)
+    for queue, task_id in sent:
+        own = logs[f"worker-{queue}"]
+        wait_until(lambda own=own, t=task_id: succeeded(own, t), f"ping on {queue}", group)
+        others = [log for log in logs.values() if log != own]
+        assert not any(task_id in log.read_text() for log in others), f"{queue} ran elsewhere"
+
+
+def check_health_and_payment_pipeline(group, web: str, queues: list[str], database: str) -> None:
+    status, body = http(f"{web}/health/live/")
+    assert status == 200, body
+    status, body = http(f"{web}/health/queues/")
+    assert status == 200 and set(json.loads(body)["queues"]) == set(queues), body
+    # A signed webhook runs the whole chain (ledger entry, receipt, email) across queues, and
+    # each step finds the row the previous one committed.
+    payload = {"id": "evt_boot", "amount_cents": 990, "currency": "EUR"}
+    status, body = signed_webhook(web, payload | {"customer_email": "a@b.example"})
+    assert status == 202, body
+    receipts = "SELECT count(*) FROM payments_receipt WHERE emailed_at IS NOT NULL"
+    wait_until(lambda: sql(database, receipts) == "1", "payment pipeline", group)
+
+
+def check_scenarios(group: ProcessGroup, queue: str, database: str, project_name: str) -> None:
+    sent = json.loads(group.run("scenarios", f"python {DRIVER} scenarios {queue}"))
+    log = group.processes[f"worker-{queue}"].log
+
+    # Two transient failures, retried after growing waits (1 s, then 2 s), then success.
+    wait_until(lambda: succeeded(log, sent["retry"]), "retried task succeeds", group)
+    gaps = seconds_between(task_events(log, sent["retry"]), "task started")
+    assert len(gaps) == 2 and 0.9 <= gaps[0] < gaps[1] and gaps[1] >= 1.9, gaps
+
+    # A permanent failure ends as exactly one dead letter with its traceback; replay re-runs it.
+    letters = f"SELECT count(*) FROM core_deadletter WHERE task_id = '{sent['dead']}'"
+    wait_until(lambda: sql(database, letters) == "1", "dead letter", group)
+    traceback = sql(
+        database, f"SELECT traceback FROM core_deadletter WHERE task_id = '{sent['dead']}'"
+    )
+    assert "RuntimeError: boot failure" in traceback
+    slug = PROJECT_NAMES[project_name]
+    group.run("replay", f"python manage.py replay_dead_letters --task {slug}.core.tasks.fail")
+    replays = "SELECT count(*) FROM core_deadletter WHERE exception = 'RuntimeError: boot failure'"
+    wait_until(lambda: sql(database, replays) == "2", "replayed task fails again", group)
+    replayed = f"SELECT replay_task_id FROM core_deadletter WHERE task_id = '{sent['dead']}'"
+    assert sql(database, replayed)
+
+    # On-commit dispatch: the committed task ran once; the rolled-back one was never sent.
+    keys = "SELECT key FROM core_idempotencykey WHERE key IN ('committed', 'rolled-back')"
+    wait_until(lambda: sql(database, keys) == "committed", "committed task", group)
+
+
+def check_canvas(group: ProcessGroup, queue: str, database: str, chords: bool) -> None:
+    results = json.loads(group.run("canvas", f"python {DRIVER} canvas {queue}"))
+    assert results["chain"] == 6
+    assert results["group"] == [0, 2, 4, 6]
+    if not chords:
+        # Celery's rpc backend refuses chords outright (documented in docs/questions.md).
+        assert results["chord"] == "unsupported: NotImplementedError"
+        return
+    assert results["chord"] == 12
+    # A failing chord member is reported to the caller and kept as a dead letter.
+    assert results["failing_chord"] and "chord member failed" in results["failing_chord"]
+    member = (
+        "SELECT count(*) FROM core_deadletter WHERE exception = 'RuntimeError: chord member failed'"
+    )
+    wait_until(lambda: sql(database, member) == "1", "failing chord member dead-lettered", group)
+
+
+def check_flower(group: ProcessGroup, env: dict) -> None:
+    flower = f"http://127.0.0.1:{env['FLOWER_PORT']}"
+    wait_for_port(int(env["FLOWER_PORT"]), "flower", group.processes["flower"].popen)
+    assert http(f"{flower}/api/workers")[0] == 401
+    token = base64.b64encode(FLOWER_AUTH.encode()).decode()
+    status, _ = http(f"{flower}/api/workers", headers={"Authorization": f"Basic {token}"})
+    assert status == 200
+
+
+def check_beat_sends_once(group: ProcessGroup, database: str) -> None:
+    """Beat sends on its 2-second schedule, and every send runs exactly once."""
+    runs = "SELECT count(*) FROM payments_reconciliationrun"
+    wait_until(lambda: int(sql(database, runs)) >= 2, "beat schedule", group)
+    beat = group.processes["beat"]
+    beat.stop()
+    sends = beat.log.read_text().count("Sending due task reconcile-ledger")
+    wait_until(lambda: int(sql(database, runs)) >= sends, "every send ran", group)
+    time.sleep(1)
+    assert int(sql(database, runs)) == sends
+
+
+def check_unconsumed_queue_turns_health_503(
+    group: ProcessGroup, web: str, queue: str, broker: str
+) -> None:
+    """With a queue's worker stopped, its messages wait, run nowhere else, and health says 503."""
+    group.processes[f"worker-{queue}"].stop()
+    if broker == "sqs":
+        # The stopped worker's last long poll stays open on the server for up to 10 s
+        # (wait_time_seconds) and would take a message sent now; it would come back only after
+        # the visibility timeout. Let it expire first.
+        time.sleep(SQS_LONG_POLL_SECONDS + 1)
+    sent = json.loads(group.run("pile-up", f"python {DRIVER} ping {' '.join([queue] * 4)}"))
+
+    seen = []
+
+    def overloaded():
+        status, body = http(f"{web}/health/queues/")
+        seen[:] = [status, body]
+        return status == 503 and json.loads(body)["queues"][queue]["pending"] >= 4
+
+    wait_until(overloaded, lambda: f"health 503 with {queue} piling up (last: {seen})", group)
+    logs = [log for name, log in worker_logs(group).items() if name != f"worker-{queue}"]
+    assert not any(task_id in log.read_text() for _, task_id in sent for log in logs)

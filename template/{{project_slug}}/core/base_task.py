@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from celery.contrib.django.task import DjangoTask
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -22,15 +23,11 @@ class BaseTask(DjangoTask):
 
     # Only transient errors are retried: a permanent error must fail at once, not loop.
     autoretry_for = (TransientError, ConnectionError, TimeoutError)
-    # Exponential backoff from 5 s (5, 10, 20, ... s) so an outage is not hammered by retries.
-    retry_backoff = 5
-    # No single wait longer than 10 minutes.
-    retry_backoff_max = 600
-    # Full jitter: each wait is random up to its ceiling, so tasks that failed together spread out.
-    retry_jitter = True
-    # Eight retries ride out about 20 minutes of outage; then the failure needs a human and
-    # becomes a dead letter.
-    max_retries = 8
+    # Exponential backoff, jitter, cap and retry count: see TASK_RETRY_* in settings.
+    retry_backoff = settings.TASK_RETRY_BACKOFF_SECONDS
+    retry_backoff_max = settings.TASK_RETRY_BACKOFF_MAX_SECONDS
+    retry_jitter = settings.TASK_RETRY_JITTER
+    max_retries = settings.TASK_MAX_RETRIES
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
         # The request context is per delivery: the start time travels with it to on_success.

@@ -1,0 +1,166 @@
+"""Delivery guarantees, measured per broker: nothing is lost when a worker is killed mid-run or
+the broker restarts with tasks queued and in flight.
+
+Each test renders a one-queue project for the broker, starts its worker with the Procfile's line,
+sends N tasks that each work for a moment and then record their key once in the database
+(core.tasks.record), breaks something mid-run, and waits until every key is recorded. A
+redelivered duplicate is absorbed by the idempotency key and logged; duplicates are counted and
+reported (at-least-once delivery allows them), losses fail the test.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from matrix import Combination
+from project_env import project_requirements, venv_with
+
+from .processes import ProcessGroup, procfile
+from .services import RabbitMQNode, RedisServer, free_port, postgres_database, rabbitmq_vhost
+from .test_boot import DRIVER, sql, wait_until
+
+pytestmark = pytest.mark.boot
+
+TASKS = 60
+# Unacknowledged Redis and SQS messages come back after the visibility timeout: short here, so
+# that a killed worker's tasks return within the test (production keeps two hours).
+VISIBILITY_TIMEOUT = 10
+
+
+def start_project(broker: str, broker_url: str, render, boot_dir: Path, name: str, sqs: str = ""):
+    combo = Combination(broker, "none", "none", "single")
+    answers = {**combo.answers(), "use_flower": False, "python_version": "3.13"}
+    project = render(answers, boot_dir / "project")
+    venv = venv_with(project_requirements(project), answers["python_version"])
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": f"delivery-test-secret-key-{name}-0123456789abcdefghijklmnop",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": postgres_database(name),
+        "PAYMENTS_WEBHOOK_SECRET": "delivery",
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+    }
+    if broker == "sqs":
+        env |= {"CELERY_SQS_IS_SECURE": "false", "CELERY_SQS_QUEUE_PREFIX": f"{name}-"}
+        env |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    group = ProcessGroup(project=project, venv=venv, env=env, logs=boot_dir / "logs")
+    table = procfile(project)
+    group.run("release", table["release"])
+    start_worker(group, table["worker-default"])
+    return group, env["DATABASE_URL"]
+
+
+def start_worker(group: ProcessGroup, command: str) -> None:
+    worker = group.start("worker-default", command)
+    before = worker.log.read_text().count(" ready.")
+    wait_until(lambda: worker.log.read_text().count(" ready.") > before, "worker ready", group)
+
+
+def recorded(database: str) -> int:
+    return int(sql(database, "SELECT count(*) FROM core_idempotencykey WHERE key LIKE 'record-%'"))
+
+
+def report(group: ProcessGroup, database: str, broker: str, what: str) -> dict:
+    """Wait for every task to be recorded; return (and print) the delivery figures."""
+    wait_until(lambda: recorded(database) >= TASKS, f"all {TASKS} tasks recorded", group, 180)
+    time.sleep(2)  # let a late duplicate land before counting
+    logs = "".join(p.log.read_text() for p in group.processes.values())
+    figures = {
+        "broker": broker,
+        "test": what,
+        "sent": TASKS,
+        "completed": recorded(database),
+        "lost": TASKS - recorded(database),
+        "duplicated": logs.count("duplicate absorbed"),
+    }
+    print(f"delivery: {json.dumps(figures)}")
+    return figures
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(line) for line in out.split()]
+
+
+def broker_url_for(broker: str, boot_services: dict, name: str) -> str:
+    if broker == "redis":
+        return f"{boot_services['redis'].url}/{REDIS_DB[name]}"
+    if broker == "rabbitmq":
+        return rabbitmq_vhost(name)
+    return f"sqs://test:test@{boot_services['sqs']}"
+
+
+# Above the 2 x 140 databases the boot combinations use.
+REDIS_DB = {"cdc_crash_redis": 500}
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq", "sqs"])
+def test_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot_dir) -> None:
+    name = f"cdc_crash_{broker}"
+    url = broker_url_for(broker, boot_services, name)
+    group, database = start_project(broker, url, render, boot_dir, name)
+    try:
+        worker = group.processes["worker-default"]
+        group.run("send", f"python {DRIVER} records default {TASKS} 0.5")
+        wait_until(lambda: recorded(database) >= 8, "tasks under way", group)
+        # kill -9 one pool child mid-task, then the worker and everything it started.
+        os.kill(children(worker.popen.pid)[0], signal.SIGKILL)
+        time.sleep(1)
+        worker.signal(signal.SIGKILL)
+        worker.popen.wait(timeout=10)
+        start_worker(group, worker.command)
+        figures = report(group, database, broker, "worker killed")
+        assert figures["lost"] == 0
+    except BaseException:
+        print(group.log_report())
+        raise
+    finally:
+        group.stop_all()
+
+
+@pytest.fixture
+def own_broker(request, tmp_path: Path):
+    """A broker of this test's own, to restart: Redis with its append-only file, or a RabbitMQ
+    node with durable queues on disk."""
+    broker = request.param
+    if broker == "redis":
+        service = RedisServer(port=free_port(), data_dir=tmp_path / "redis")
+        service.data_dir.mkdir()
+        url = f"{service.url}/0"
+    else:
+        # Not under pytest's temporary folder: the rabbitmq user cannot enter that one.
+        data_dir = Path(tempfile.mkdtemp(prefix="cdc-rabbitmq-"))
+        name = "cdc-restart@localhost"
+        service = RabbitMQNode(data_dir=data_dir, port=free_port(), name=name)
+        url = service.url
+    service.start()
+    yield broker, service, url
+    service.stop()
+    if broker == "rabbitmq":
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("own_broker", ["redis", "rabbitmq"], indirect=True)
+def test_broker_restart_loses_no_task(own_broker, render, boot_dir) -> None:
+    broker, server, url = own_broker
+    name = f"cdc_restart_{broker}"
+    group, database = start_project(broker, url, render, boot_dir, name)
+    try:
+        group.run("send", f"python {DRIVER} records default {TASKS} 0.3")
+        wait_until(lambda: recorded(database) >= 8, "tasks under way", group)
+        server.restart()
+        figures = report(group, database, broker, "broker restarted")
+        assert figures["lost"] == 0
+    except BaseException:
+        print(group.log_report())
+        raise
+    finally:
+        group.stop_all()
