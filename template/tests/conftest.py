@@ -35,11 +35,11 @@ def signed_post(client):
     return post
 
 
-@pytest.fixture
-def running_worker(transactional_db) -> Iterator[None]:
-    """A real Celery worker, in a thread of this process, consuming every queue on the broker.
+@pytest.fixture(scope="session")
+def purged_broker() -> None:
+    """The broker from CELERY_BROKER_URL, reachable, with this project's queues emptied once.
 
-    Needs the broker from CELERY_BROKER_URL; the queues are purged first.
+    Once per session: SQS allows one purge of a queue per 60 seconds.
     """
     try:
         with app.connection_for_write() as connection:
@@ -50,6 +50,11 @@ def running_worker(transactional_db) -> Iterator[None]:
             "these tests with -m 'not integration'"
         )
     app.control.purge()
+
+
+@pytest.fixture
+def running_worker(purged_broker, transactional_db) -> Iterator[None]:
+    """A real Celery worker, in a thread of this process, consuming every queue on the broker."""
     queues = ",".join(queue.name for queue in settings.CELERY_TASK_QUEUES)
     with start_worker(app, pool="solo", perform_ping_check=False, queues=queues):
         yield

@@ -68,12 +68,18 @@ class ProcessGroup:
             "VIRTUAL_ENV": str(self.venv),
         } | self.env
 
-    def run(self, name: str, command: str, timeout: float = 120.0) -> str:
-        """Run a one-off command (like the release step) to completion; fail with its output."""
+    def run(
+        self, name: str, command: str, timeout: float = 120.0, without: tuple[str, ...] = (), **env
+    ) -> str:
+        """Run a one-off command (like the release step) to completion; fail with its output.
+
+        `without` names variables of the group's environment to leave out; `env` adds some.
+        """
+        environment = {k: v for k, v in self.environment().items() if k not in without} | env
         result = subprocess.run(
             shlex.split(command),
             cwd=self.project,
-            env=self.environment(),
+            env=environment,
             capture_output=True,
             text=True,
             timeout=timeout,

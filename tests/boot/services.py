@@ -220,3 +220,21 @@ class RabbitMQNode:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def drop_all(name: str) -> None:
+    """Drop what one combination created under `name`: its databases (pytest-django's test_
+    copy too) and its vhost, if any."""
+    for database in (name, f"test_{name}"):
+        subprocess.run(
+            [
+                "psql",
+                f"{POSTGRES_URL}/postgres",
+                "-q",
+                "-c",
+                f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+            ],
+            capture_output=True,
+        )
+    if shutil.which("rabbitmqctl"):
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True)

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import secrets
 import subprocess
 import time
 import urllib.error
@@ -31,7 +32,7 @@ from project_env import project_requirements, venv_with
 
 from .conftest import boot_mode
 from .processes import ProcessGroup, procfile
-from .services import free_port, postgres_database, rabbitmq_vhost, wait_for_port
+from .services import drop_all, free_port, postgres_database, rabbitmq_vhost, wait_for_port
 
 pytestmark = pytest.mark.boot
 
@@ -40,6 +41,15 @@ COMBINATIONS = runtime_combinations()
 BOOTED = pairwise(COMBINATIONS) if boot_mode() == "quick" else COMBINATIONS
 WEBHOOK_SECRET = "boot-webhook-secret"
 FLOWER_AUTH = "boot:flower-password"
+# Settings the boot checks shorten; the project's own suite runs with their defaults.
+BOOT_ONLY = (
+    "TASK_RETRY_BACKOFF_SECONDS",
+    "TASK_RETRY_JITTER",
+    "QUEUE_HEALTH_MAX_PENDING",
+    "RECONCILE_LEDGER_EVERY_SECONDS",
+)
+# Names of databases and vhosts carry this run's own suffix: two runs on one machine never meet.
+RUN = secrets.token_hex(3)
 # The generated settings' wait_time_seconds for SQS long polling.
 SQS_LONG_POLL_SECONDS = 10
 
@@ -74,7 +84,7 @@ def sql(database_url: str, query: str) -> str:
 
 def environment(combo: Combination, index: int, services: dict, boot_dir: Path) -> dict:
     answers = combo.answers()
-    name = f"cdc_boot_{index}"
+    name = f"cdc_boot_{index}_{RUN}"
     redis = services["redis"].url
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -192,7 +202,7 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
             check_canvas(group, default, database, chords=combo.result_backend != "rpc")
             phases.done("canvas")
         if "flower" in table:
-            check_flower(group, env)
+            check_flower(group, env, queues, combo.broker)
             phases.done("flower")
         if "beat" in table:
             check_beat_sends_once(group, database)
@@ -201,12 +211,24 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         phases.done("health 503")
         for process in group.processes.values():
             assert "rolled-back" not in process.log.read_text(), "a rolled-back task was sent"
+        group.stop_all()
+        phases.done("stop")
+        # The generated project's own suite, integration tests included (they start a worker of
+        # their own on the same broker, so the project's processes are stopped first).
+        group.run(
+            "project-tests",
+            "python -m pytest -q -p no:cacheprovider",
+            300,
+            without=BOOT_ONLY,
+            DJANGO_SETTINGS_MODULE="config.settings.test",
+        )
+        phases.done("project's own tests")
     except BaseException:
         print(group.log_report())
         raise
     finally:
         group.stop_all()
-        phases.done("stop")
+        drop_all(env["DATABASE_URL"].rsplit("/", 1)[1])
         print(f"phases of {combo.runtime_id}: {phases.seconds}")
 
 
@@ -283,13 +305,24 @@ def check_canvas(group: ProcessGroup, queue: str, database: str, chords: bool) -
     wait_until(lambda: sql(database, member) == "1", "failing chord member dead-lettered", group)
 
 
-def check_flower(group: ProcessGroup, env: dict) -> None:
+def check_flower(group: ProcessGroup, env: dict, queues: list[str], broker: str) -> None:
+    """Flower refuses strangers, lists every worker, and (on Redis) reports queue lengths."""
     flower = f"http://127.0.0.1:{env['FLOWER_PORT']}"
     wait_for_port(int(env["FLOWER_PORT"]), "flower", group.processes["flower"].popen)
     assert http(f"{flower}/api/workers")[0] == 401
-    token = base64.b64encode(FLOWER_AUTH.encode()).decode()
-    status, _ = http(f"{flower}/api/workers", headers={"Authorization": f"Basic {token}"})
-    assert status == 200
+    auth = {"Authorization": f"Basic {base64.b64encode(FLOWER_AUTH.encode()).decode()}"}
+
+    def workers_listed():
+        status, body = http(f"{flower}/api/workers?refresh=1", headers=auth)
+        names = {name.split("@")[0] for name in json.loads(body)} if status == 200 else set()
+        return names >= {f"worker-{queue}" for queue in queues}
+
+    wait_until(workers_listed, "Flower lists every worker", group)
+    status, body = http(f"{flower}/api/queues/length", headers=auth)
+    if broker == "redis":
+        # RabbitMQ needs its management API (FLOWER_BROKER_API) for this, SQS has no such API.
+        lengths = {queue["name"] for queue in json.loads(body)["active_queues"]}
+        assert status == 200 and lengths >= set(queues), body
 
 
 def check_beat_sends_once(group: ProcessGroup, database: str) -> None:

@@ -23,8 +23,15 @@ from matrix import Combination
 from project_env import project_requirements, venv_with
 
 from .processes import ProcessGroup, procfile
-from .services import RabbitMQNode, RedisServer, free_port, postgres_database, rabbitmq_vhost
-from .test_boot import DRIVER, sql, wait_until
+from .services import (
+    RabbitMQNode,
+    RedisServer,
+    drop_all,
+    free_port,
+    postgres_database,
+    rabbitmq_vhost,
+)
+from .test_boot import DRIVER, RUN, sql, wait_until
 
 pytestmark = pytest.mark.boot
 
@@ -92,19 +99,19 @@ def children(pid: int) -> list[int]:
 
 def broker_url_for(broker: str, boot_services: dict, name: str) -> str:
     if broker == "redis":
-        return f"{boot_services['redis'].url}/{REDIS_DB[name]}"
+        return f"{boot_services['redis'].url}/{REDIS_CRASH_DB}"
     if broker == "rabbitmq":
         return rabbitmq_vhost(name)
     return f"sqs://test:test@{boot_services['sqs']}"
 
 
 # Above the 2 x 140 databases the boot combinations use.
-REDIS_DB = {"cdc_crash_redis": 500}
+REDIS_CRASH_DB = 500
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq", "sqs"])
 def test_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot_dir) -> None:
-    name = f"cdc_crash_{broker}"
+    name = f"cdc_crash_{broker}_{RUN}"
     url = broker_url_for(broker, boot_services, name)
     group, database = start_project(broker, url, render, boot_dir, name)
     try:
@@ -124,6 +131,7 @@ def test_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot
         raise
     finally:
         group.stop_all()
+        drop_all(name)
 
 
 @pytest.fixture
@@ -151,7 +159,7 @@ def own_broker(request, tmp_path: Path):
 @pytest.mark.parametrize("own_broker", ["redis", "rabbitmq"], indirect=True)
 def test_broker_restart_loses_no_task(own_broker, render, boot_dir) -> None:
     broker, server, url = own_broker
-    name = f"cdc_restart_{broker}"
+    name = f"cdc_restart_{broker}_{RUN}"
     group, database = start_project(broker, url, render, boot_dir, name)
     try:
         group.run("send", f"python {DRIVER} records default {TASKS} 0.3")
@@ -164,3 +172,4 @@ def test_broker_restart_loses_no_task(own_broker, render, boot_dir) -> None:
         raise
     finally:
         group.stop_all()
+        drop_all(name)
