@@ -31,3 +31,21 @@ def render(session: nox.Session) -> None:
     session.install(*(r for r in TEST_REQUIREMENTS if r.startswith("copier")))
     dest, *extra = session.posargs or ["../my_project"]
     session.run("copier", "copy", "--defaults", "--vcs-ref", "HEAD", *extra, ".", dest)
+
+
+@nox.session(name="boot-quick")
+def boot_quick(session: nox.Session) -> None:
+    """Boot the pairwise subset of combinations (18) and run the delivery tests."""
+    session.install(*TEST_REQUIREMENTS)
+    args = session.posargs or ["-n", "auto"]
+    env = {"UV_PYTHON_DOWNLOADS": "never", "CDC_BOOT": "quick"}
+    session.run("pytest", "tests/boot", *args, env=env)
+
+
+@nox.session(name="boot-full")
+def boot_full(session: nox.Session) -> None:
+    """Boot every runtime combination (140) and run the delivery tests."""
+    session.install(*TEST_REQUIREMENTS)
+    args = session.posargs or ["-n", "auto"]
+    env = {"UV_PYTHON_DOWNLOADS": "never", "CDC_BOOT": "full"}
+    session.run("pytest", "tests/boot", *args, env=env)

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from dependencies import assert_dependencies_declared, assert_within
+from doctrine import BROKER_URLS, RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL, assert_doctrine
 from matrix import (
     PROJECT_NAMES,
-    TOPOLOGY_DEFAULT_QUEUE,
     TOPOLOGY_QUEUES,
     Combination,
     all_combinations,
@@ -30,16 +30,9 @@ pytestmark = pytest.mark.matrix
 INSPECT = Path(__file__).with_name("inspect_project.py")
 # Jinja left in a rendered file; GitHub Actions' own ${{ ... }} expressions are not Jinja.
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
-# RabbitMQ closes a channel whose message stays unacknowledged past consumer_timeout (30 min).
-RABBITMQ_CONSUMER_TIMEOUT = 30 * 60
 # A variable read by the settings (django-environ) or by Flower's config.
 ENV_READ = re.compile(r'(?:env(?:\.\w+)?|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"')
 
-BROKER_URLS = {
-    "redis": "redis://127.0.0.1:6379/15",
-    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
-    "sqs": "sqs://test:test@127.0.0.1:5000",
-}
 
 _checked: dict[str, dict] = {}
 
@@ -224,105 +217,9 @@ def run_checks(project: Path, combo: Combination, venv: Path) -> dict:
         "DJANGO_ALLOWED_HOSTS": "example.com",
         "DATABASE_URL": "postgres://127.0.0.1:5432/cdc_render_check",
         "CELERY_BROKER_URL": BROKER_URLS[combo.broker],
-        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/14",
+        "CELERY_RESULT_BACKEND": RESULT_BACKEND_URL,
         "PAYMENTS_WEBHOOK_SECRET": "render-check",
         "FLOWER_BASIC_AUTH": "admin:render-check",
     }
     out = run([venv / "bin" / "python", INSPECT], project, env)
     return json.loads(out.strip().splitlines()[-1])
-
-
-# --- the doctrine, read from the configured Celery app ---------------------------------------
-
-
-def assert_doctrine(conf: dict, combo: Combination, slug: str) -> None:
-    # Delivery guarantees
-    assert conf["task_acks_late"] is True
-    assert conf["task_reject_on_worker_lost"] is True
-    assert conf["worker_cancel_long_running_tasks_on_connection_loss"] is True
-    assert conf["broker_connection_retry_on_startup"] is True
-    assert conf["task_serializer"] == conf["result_serializer"] == "json"
-    assert conf["accept_content"] == conf["result_accept_content"] == ["json"]
-    assert 0 < conf["task_soft_time_limit"] < conf["task_time_limit"] < RABBITMQ_CONSUMER_TIMEOUT
-    # Throughput and isolation
-    assert conf["worker_prefetch_multiplier"] == 1
-    assert conf["worker_max_tasks_per_child"] == 1000
-    assert conf["worker_max_memory_per_child"] > 0
-    assert conf["worker_send_task_events"] is True
-    assert conf["worker_hijack_root_logger"] is False
-    # Scheduling
-    assert conf["timezone"] == conf["time_zone"]
-    # Every task of the project inherits the base task (logging, retries, dead letters).
-    assert conf["tasks"] and all(conf["tasks"].values()), conf["tasks"]
-    assert f"{slug}.core.tasks.ping" in conf["tasks"]
-    assert_queues(conf, combo, slug)
-    assert_broker_options(conf, combo)
-    assert_results(conf, combo)
-    assert_beat(conf, combo, slug)
-
-
-def assert_queues(conf: dict, combo: Combination, slug: str) -> None:
-    queues = TOPOLOGY_QUEUES[combo.queue_topology]
-    assert [q["name"] for q in conf["task_queues"]] == queues
-    assert all(q["durable"] and q["routing_key"] == q["name"] for q in conf["task_queues"])
-    assert conf["task_default_queue"] == TOPOLOGY_DEFAULT_QUEUE[combo.queue_topology]
-    assert conf["task_create_missing_queues"] is False
-    routes = conf["task_routes"]
-    assert {route["queue"] for route in routes.values()} <= set(queues)
-    critical = routes[f"{slug}.payments.tasks.record_payment"]["queue"]
-    heavy = routes[f"{slug}.payments.tasks.build_receipt"]["queue"]
-    if combo.queue_topology in ("priority", "workload"):
-        # A backlog of heavy work never shares a queue with payments.
-        assert critical == "critical" and heavy != critical
-
-
-def assert_broker_options(conf: dict, combo: Combination) -> None:
-    options = conf["broker_transport_options"]
-    assert conf["broker_url"] == BROKER_URLS[combo.broker]
-    if combo.broker in ("redis", "sqs"):
-        # Above the longest hard time limit, or long tasks are redelivered while still running.
-        assert options["visibility_timeout"] >= 2 * RABBITMQ_CONSUMER_TIMEOUT
-    if combo.broker == "rabbitmq":
-        assert options == {"confirm_publish": True}
-        assert all(q["queue_arguments"] == {"x-queue-type": "classic"} for q in conf["task_queues"])
-    if combo.broker == "sqs":
-        assert options["region"] and options["queue_name_prefix"].endswith("-")
-        assert options["visibility_timeout"] <= 12 * 3600  # SQS's own maximum
-
-
-def assert_results(conf: dict, combo: Combination) -> None:
-    expected = {
-        "redis": "redis://127.0.0.1:6379/14",
-        "django-db": "django-db",
-        "rpc": "rpc://",
-        "none": None,
-    }[combo.result_backend]
-    assert conf["result_backend"] == expected
-    assert ("django_celery_results" in conf["installed_apps"]) == (
-        combo.result_backend == "django-db"
-    )
-    if combo.result_backend == "none":
-        assert conf["task_ignore_result"] is True
-    else:
-        assert 0 < conf["result_expires"] <= 7 * 24 * 3600
-    if combo.result_backend == "redis":
-        visibility = conf["result_backend_transport_options"]["visibility_timeout"]
-        assert visibility >= 2 * RABBITMQ_CONSUMER_TIMEOUT
-
-
-def assert_beat(conf: dict, combo: Combination, slug: str) -> None:
-    schedulers = {
-        "django-db": "django_celery_beat.schedulers:DatabaseScheduler",
-        "redbeat": "redbeat.RedBeatScheduler",
-        "static": "celery.beat:PersistentScheduler",
-    }
-    assert ("django_celery_beat" in conf["installed_apps"]) == (combo.beat_scheduler == "django-db")
-    if combo.beat_scheduler == "none":
-        assert conf["beat_schedule"] == {}
-        return
-    assert conf["beat_scheduler"] == schedulers[combo.beat_scheduler]
-    entry = conf["beat_schedule"]["reconcile-ledger"]
-    assert entry["task"] == f"{slug}.payments.tasks.reconcile_ledger"
-    if combo.beat_scheduler == "redbeat":
-        redis_url = conf["broker_url"] if combo.broker == "redis" else conf["result_backend"]
-        assert conf["redbeat_redis_url"] == redis_url

@@ -10,6 +10,7 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +114,18 @@ class ProcessGroup:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.popen.wait(timeout=remaining)
             process.stop(timeout=1)
+
+    @contextlib.contextmanager
+    def running(self, cleanup: Callable[[], None] = lambda: None) -> Iterator["ProcessGroup"]:
+        """Stop every process on the way out (and run `cleanup`); on a failure, print the logs."""
+        try:
+            yield self
+        except BaseException:
+            print(self.log_report())
+            raise
+        finally:
+            self.stop_all()
+            cleanup()
 
     def log_report(self) -> str:
         """Every log of this project, for a failing test's output."""

@@ -22,6 +22,7 @@ import pytest
 from matrix import Combination
 from project_env import project_requirements, venv_with
 
+from .checks import DRIVER, sql, wait_until
 from .processes import ProcessGroup, procfile
 from .services import (
     RabbitMQNode,
@@ -31,7 +32,7 @@ from .services import (
     postgres_database,
     rabbitmq_vhost,
 )
-from .test_boot import DRIVER, RUN, sql, wait_until
+from .test_boot import RUN
 
 pytestmark = pytest.mark.boot
 
@@ -114,7 +115,7 @@ def test_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot
     name = f"cdc_crash_{broker}_{RUN}"
     url = broker_url_for(broker, boot_services, name)
     group, database = start_project(broker, url, render, boot_dir, name)
-    try:
+    with group.running(cleanup=lambda: drop_all(name)):
         worker = group.processes["worker-default"]
         group.run("send", f"python {DRIVER} records default {TASKS} 0.5")
         wait_until(lambda: recorded(database) >= 8, "tasks under way", group)
@@ -126,12 +127,6 @@ def test_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot
         start_worker(group, worker.command)
         figures = report(group, database, broker, "worker killed")
         assert figures["lost"] == 0
-    except BaseException:
-        print(group.log_report())
-        raise
-    finally:
-        group.stop_all()
-        drop_all(name)
 
 
 @pytest.fixture
@@ -161,15 +156,9 @@ def test_broker_restart_loses_no_task(own_broker, render, boot_dir) -> None:
     broker, server, url = own_broker
     name = f"cdc_restart_{broker}_{RUN}"
     group, database = start_project(broker, url, render, boot_dir, name)
-    try:
+    with group.running(cleanup=lambda: drop_all(name)):
         group.run("send", f"python {DRIVER} records default {TASKS} 0.3")
         wait_until(lambda: recorded(database) >= 8, "tasks under way", group)
         server.restart()
         figures = report(group, database, broker, "broker restarted")
         assert figures["lost"] == 0
-    except BaseException:
-        print(group.log_report())
-        raise
-    finally:
-        group.stop_all()
-        drop_all(name)
