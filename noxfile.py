@@ -36,16 +36,17 @@ def render(session: nox.Session) -> None:
 @nox.session(name="boot-quick")
 def boot_quick(session: nox.Session) -> None:
     """Boot the pairwise subset of combinations (18) and run the delivery tests."""
-    session.install(*TEST_REQUIREMENTS)
-    args = session.posargs or ["-n", "auto"]
-    env = {"UV_PYTHON_DOWNLOADS": "never", "CDC_BOOT": "quick"}
-    session.run("pytest", "tests/boot", *args, env=env)
+    _boot(session, "quick")
 
 
 @nox.session(name="boot-full")
 def boot_full(session: nox.Session) -> None:
     """Boot every runtime combination (140) and run the delivery tests."""
+    _boot(session, "full")
+
+
+def _boot(session: nox.Session, mode: str) -> None:
     session.install(*TEST_REQUIREMENTS)
     args = session.posargs or ["-n", "auto"]
-    env = {"UV_PYTHON_DOWNLOADS": "never", "CDC_BOOT": "full"}
+    env = {"UV_PYTHON_DOWNLOADS": "never", "CDC_BOOT": mode}
     session.run("pytest", "tests/boot", *args, env=env)

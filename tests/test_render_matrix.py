@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from boot.processes import procfile as read_procfile
 from dependencies import assert_dependencies_declared, assert_within
 from doctrine import BROKER_URLS, RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL, assert_doctrine
 from matrix import (
@@ -76,7 +77,7 @@ def test_combination_renders_a_sound_project(
     assert_no_leftover_jinja(project)
     assert_answers_recorded(project, combo)
     assert_only_chosen_files(project, combo)
-    procfile = parse_procfile(project)
+    procfile = read_procfile(project)
     assert_process_table(procfile, combo)
     declared = project_requirements(project)
     assert_dependencies_declared(project, slug, answers, declared)
@@ -135,15 +136,6 @@ def assert_only_chosen_files(project: Path, combo: Combination) -> None:
 
 
 # --- process table ---------------------------------------------------------------------------
-
-
-def parse_procfile(project: Path) -> dict[str, str]:
-    processes = {}
-    for line in (project / "Procfile").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            processes[name] = command.strip()
-    return processes
 
 
 def assert_process_table(procfile: dict[str, str], combo: Combination) -> None:

@@ -162,12 +162,16 @@ def rabbitmq_vhost(name: str) -> str:
     return f"{RABBITMQ_URL}/{name}"
 
 
+def postgres_admin(sql: str, check: bool = True) -> None:
+    """Run one statement in the server's `postgres` database (creating and dropping others)."""
+    command = ["psql", f"{POSTGRES_URL}/postgres", "-q", "-c", sql]
+    subprocess.run(command, check=check, capture_output=True)
+
+
 def postgres_database(name: str) -> str:
     """Create (afresh) a database for one combination; return its URL."""
-    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
-        subprocess.run(
-            ["psql", f"{POSTGRES_URL}/postgres", "-q", "-c", sql], check=True, capture_output=True
-        )
+    postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    postgres_admin(f'CREATE DATABASE "{name}"')
     return f"{POSTGRES_URL}/{name}"
 
 
@@ -226,15 +230,6 @@ def drop_all(name: str) -> None:
     """Drop what one combination created under `name`: its databases (pytest-django's test_
     copy too) and its vhost, if any."""
     for database in (name, f"test_{name}"):
-        subprocess.run(
-            [
-                "psql",
-                f"{POSTGRES_URL}/postgres",
-                "-q",
-                "-c",
-                f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
-            ],
-            capture_output=True,
-        )
+        postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', check=False)
     if shutil.which("rabbitmqctl"):
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True)
