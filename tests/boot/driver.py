@@ -1,27 +1,37 @@
 """Run inside a rendered project (its folder, its environment, its settings) by the boot tests.
 
-    python driver.py ping QUEUE [QUEUE ...]  send core.tasks.ping to each queue named
-    python driver.py scenarios QUEUE         send the diagnostic scenarios to QUEUE
-    python driver.py canvas QUEUE            run a chain, a group, a chord and a failing chord,
-                                             waiting for their results (needs a result backend)
-    python driver.py records QUEUE N SECONDS send N core.tasks.record tasks that each work for
-                                             SECONDS, with keys record-0 ... record-(N-1)
+    python driver.py COMMAND [ARG ...]   run one command, print its result as one JSON line
+    python driver.py serve               answer commands, one JSON list per line on stdin
+                                         (["ping", "default"]), one JSON object per line on
+                                         stdout ({"result": ...} or {"error": traceback})
 
-Each prints one JSON object: the ids of what it sent, or the results it got. It talks to the
-broker and the database exactly as the project's own code does.
+One process serves a whole boot: Django and Celery are imported once, not once per command.
+
+Commands (each returns what it sent, or the results it got):
+    ping QUEUE [QUEUE ...]  send core.tasks.ping to each queue named: [[queue, id], ...]
+    scenarios QUEUE         send the diagnostic scenarios to QUEUE: {name: id}
+    canvas QUEUE            run a chain, a group, a chord and a failing chord, waiting for
+                            their results (needs a result backend)
+    records QUEUE N SECONDS send N core.tasks.record tasks that each work for SECONDS, with keys
+                            record-0 ... record-(N-1)
+    manage NAME [ARG ...]   run a management command, as manage.py would
+    sql QUERY               the first column of the first row of QUERY's answer, as text
+
+It talks to the broker and the database exactly as the project's own code does.
 """
 
 import contextlib
 import json
 import os
 import sys
+import traceback
 
 
 class Rollback(Exception):
     pass
 
 
-def main(command: str, *args: str) -> None:
+def setup():
     sys.path.insert(0, os.getcwd())
     import django
 
@@ -30,11 +40,13 @@ def main(command: str, *args: str) -> None:
 
     app.loader.import_default_modules()
     slug = next(name for name in app.tasks if name.endswith(".core.tasks.ping")).split(".")[0]
-    core = __import__(f"{slug}.core", fromlist=["dispatch", "tasks"])
+    return __import__(f"{slug}.core", fromlist=["dispatch", "tasks"])
 
+
+def run(core, command: str, *args: str):
     if command == "ping":
-        print(json.dumps([[queue, core.tasks.ping.apply_async(queue=queue).id] for queue in args]))
-    elif command == "scenarios":
+        return [[queue, core.tasks.ping.apply_async(queue=queue).id] for queue in args]
+    if command == "scenarios":
         from django.db import transaction
 
         (queue,) = args
@@ -52,38 +64,71 @@ def main(command: str, *args: str) -> None:
             sent["committed"] = core.dispatch.enqueue_on_commit(
                 diagnostics.record, args=("committed",), queue=queue
             )
-        print(json.dumps(sent))
-    elif command == "records":
+        return sent
+    if command == "records":
         queue, count, seconds = args[0], int(args[1]), float(args[2])
         record = core.tasks.record
-        ids = [record.apply_async((f"record-{i}", seconds), queue=queue).id for i in range(count)]
-        print(json.dumps(ids))
-    elif command == "canvas":
-        from celery import chain, chord, group
+        return [record.apply_async((f"record-{i}", seconds), queue=queue).id for i in range(count)]
+    if command == "canvas":
+        return canvas(core, *args)
+    if command == "manage":
+        from django.core.management import call_command
 
-        (queue,) = args
-        add, total, fail = core.tasks.add, core.tasks.total, core.tasks.fail
-        options = {"queue": queue}
-        results = {
-            "chain": chain(add.s(1, 2), add.s(3)).apply_async(**options).get(timeout=60),
-            "group": group(add.s(i, i) for i in range(4)).apply_async(**options).get(timeout=60),
-        }
-        header = [add.s(i, i) for i in range(4)]
+        call_command(*args)
+        return None
+    if command == "sql":
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(args[0])
+            row = cursor.fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+    raise ValueError(f"unknown command {command!r}")
+
+
+def canvas(core, queue: str) -> dict:
+    from celery import chain, chord, group
+
+    add, total, fail = core.tasks.add, core.tasks.total, core.tasks.fail
+    options = {"queue": queue}
+    results = {
+        "chain": chain(add.s(1, 2), add.s(3)).apply_async(**options).get(timeout=60),
+        "group": group(add.s(i, i) for i in range(4)).apply_async(**options).get(timeout=60),
+    }
+    header = [add.s(i, i) for i in range(4)]
+    try:
+        results["chord"] = chord(header, total.s()).apply_async(**options).get(timeout=60)
+    except NotImplementedError as error:  # the rpc backend has no chords
+        results["chord"] = f"unsupported: {type(error).__name__}"
+        return results
+    failing = chord([add.s(1, 1), fail.s("chord member failed")], total.s())
+    try:
+        failing.apply_async(**options).get(timeout=60)
+        results["failing_chord"] = None
+    except Exception as error:  # noqa: BLE001 - the error is the result here
+        results["failing_chord"] = f"{type(error).__name__}: {error}"
+    return results
+
+
+def serve(core) -> None:
+    # Replies go to the original stdout; anything else printed goes to stderr (the log).
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    for line in sys.stdin:
         try:
-            results["chord"] = chord(header, total.s()).apply_async(**options).get(timeout=60)
-        except NotImplementedError as error:  # the rpc backend has no chords
-            results["chord"] = f"unsupported: {type(error).__name__}"
-            print(json.dumps(results))
-            return
-        failing = chord([add.s(1, 1), fail.s("chord member failed")], total.s())
-        try:
-            failing.apply_async(**options).get(timeout=60)
-            results["failing_chord"] = None
-        except Exception as error:  # noqa: BLE001 - the error is the result here
-            results["failing_chord"] = f"{type(error).__name__}: {error}"
-        print(json.dumps(results))
+            reply = {"result": run(core, *json.loads(line))}
+        except Exception:  # noqa: BLE001 - reported to the test, which fails with it
+            reply = {"error": traceback.format_exc()}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+
+
+def main(command: str, *args: str) -> None:
+    core = setup()
+    if command == "serve":
+        serve(core)
     else:
-        sys.exit(f"unknown command {command!r}")
+        print(json.dumps(run(core, command, *args)))
 
 
 if __name__ == "__main__":

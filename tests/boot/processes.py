@@ -5,7 +5,9 @@ folder and its virtual environment; stopping sends SIGTERM to the group, then SI
 """
 
 import contextlib
+import json
 import os
+import select
 import shlex
 import signal
 import subprocess
@@ -13,6 +15,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Run inside a project to send tasks and read its database (see its docstring).
+DRIVER = Path(__file__).with_name("driver.py")
 
 
 def procfile(project: Path) -> dict[str, str]:
@@ -51,6 +56,30 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
 
 
+class Driver:
+    """One `driver.py serve` process in a project: commands in, JSON results out."""
+
+    def __init__(self, process: Process, report: Callable[[], str]) -> None:
+        self.process = process
+        self.report = report
+
+    def __call__(self, *command: str, timeout: float = 120.0):
+        popen = self.process.popen
+        popen.stdin.write(json.dumps(command) + "\n")
+        popen.stdin.flush()
+        ready, _, _ = select.select([popen.stdout], [], [], timeout)
+        line = popen.stdout.readline() if ready else ""
+        if not line:
+            raise AssertionError(f"driver {command}: no answer within {timeout} s\n{self.report()}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise AssertionError(f"driver {command} failed:\n{reply['error']}\n{self.report()}")
+        return reply["result"]
+
+    def sql(self, query: str) -> str | None:
+        return self("sql", query)
+
+
 @dataclass
 class ProcessGroup:
     """The processes of one rendered project."""
@@ -60,6 +89,7 @@ class ProcessGroup:
     env: dict[str, str]
     logs: Path
     processes: dict[str, Process] = field(default_factory=dict)
+    driver: Driver | None = None
 
     def environment(self) -> dict[str, str]:
         path = f"{self.venv / 'bin'}{os.pathsep}{os.environ['PATH']}"
@@ -105,7 +135,29 @@ class ProcessGroup:
         self.processes[name] = process
         return process
 
+    def start_driver(self) -> Driver:
+        """The project's driver: one process that sends tasks and reads the database."""
+        log = self.logs / "driver.log"
+        with log.open("ab") as err:
+            popen = subprocess.Popen(
+                ["python", str(DRIVER), "serve"],
+                cwd=self.project,
+                env=self.environment(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                start_new_session=True,
+            )
+        process = Process(name="driver", command=f"python {DRIVER} serve", log=log, popen=popen)
+        self.driver = Driver(process, self.log_report)
+        return self.driver
+
     def stop_all(self) -> None:
+        if self.driver is not None:
+            self.driver.process.popen.stdin.close()
+            self.driver.process.stop(timeout=10)
+            self.driver = None
         for process in self.processes.values():
             process.signal(signal.SIGTERM)
         deadline = time.monotonic() + 20

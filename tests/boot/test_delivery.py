@@ -22,8 +22,8 @@ import pytest
 from matrix import Combination
 from project_env import project_requirements, venv_with
 
-from .checks import DRIVER, sql, wait_until
-from .processes import ProcessGroup, procfile
+from .checks import sql, wait_until
+from .processes import DRIVER, ProcessGroup, procfile
 from .services import (
     RabbitMQNode,
     RedisServer,
