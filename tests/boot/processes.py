@@ -121,32 +121,37 @@ class ProcessGroup:
         return result.stdout
 
     def start(self, name: str, command: str) -> Process:
-        process = self._launch(name, command)
-        self.processes[name] = process
-        return process
-
-    def start_driver(self) -> Driver:
-        """The project's driver: one process that sends tasks and reads the database."""
-        process = self._launch("driver", f"python {DRIVER} serve", piped=True)
-        self.driver = Driver(process, self.log_report)
-        return self.driver
-
-    def _launch(self, name: str, command: str, piped: bool = False) -> Process:
-        """Start `command` in its own session, from the project, its output in logs/NAME.log;
-        `piped`: it reads stdin and answers on stdout, and only stderr goes to the log."""
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
             popen = subprocess.Popen(
                 shlex.split(command),
                 cwd=self.project,
                 env=self.environment(),
-                stdin=subprocess.PIPE if piped else None,
-                stdout=subprocess.PIPE if piped else out,
-                stderr=out,
-                text=piped,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        return Process(name=name, command=command, log=log, popen=popen)
+        process = Process(name=name, command=command, log=log, popen=popen)
+        self.processes[name] = process
+        return process
+
+    def start_driver(self) -> Driver:
+        """The project's driver: one process that sends tasks and reads the database."""
+        log = self.logs / "driver.log"
+        with log.open("ab") as err:
+            popen = subprocess.Popen(
+                ["python", str(DRIVER), "serve"],
+                cwd=self.project,
+                env=self.environment(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                start_new_session=True,
+            )
+        process = Process(name="driver", command=f"python {DRIVER} serve", log=log, popen=popen)
+        self.driver = Driver(process, self.log_report)
+        return self.driver
 
     def stop_all(self) -> None:
         if self.driver is not None:
