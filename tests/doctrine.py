@@ -69,6 +69,7 @@ def assert_broker_options(conf: dict, combo: Combination) -> None:
     if combo.broker == "sqs":
         assert options["region"] and options["queue_name_prefix"].endswith("-")
         assert options["visibility_timeout"] <= 12 * 3600  # SQS's own maximum
+        assert 1 <= options["wait_time_seconds"] <= 20  # long polling, within SQS's maximum
 
 
 def assert_results(conf: dict, combo: Combination) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from inspect_project import MODES
 
 from boot.processes import procfile as read_procfile
 from dependencies import assert_dependencies_declared, assert_within
@@ -85,9 +86,13 @@ def test_combination_renders_a_sound_project(
     assert_within(declared, shared)
 
     reports = checked(project, combo, shared)
-    for mode in ("test", "production"):
+    for mode in MODES:
         assert_doctrine(reports[mode], combo, slug)
     assert reports["production"]["debug"] is False
+    if combo.broker == "sqs":
+        # Production long-polls for 10 s (fewer billed empty receives); the suite for 1 s.
+        waits = [reports[mode]["broker_transport_options"]["wait_time_seconds"] for mode in MODES]
+        assert waits == [1, 10]
     assert_workers_match_queue_table(project, procfile)
 
 
