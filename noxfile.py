@@ -13,10 +13,15 @@ TEST_REQUIREMENTS = nox.project.dependency_groups(PYPROJECT, "test")
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Render every combination of answers and check each project (pytest args after --)."""
+    """The whole suite: the render tier, then every boot combination (pytest args after --)."""
     session.install(*TEST_REQUIREMENTS)
-    args = session.posargs or ["-n", "auto", "--dist", "loadgroup"]
-    session.run("pytest", *args, env={"UV_PYTHON_DOWNLOADS": "never"})
+    env = {"UV_PYTHON_DOWNLOADS": "never"}
+    if session.posargs:
+        session.run("pytest", *session.posargs, env=env)
+        return
+    # The render tier is CPU work: one pytest-xdist worker per core.
+    session.run("pytest", "-m", "not boot", "-n", "auto", "--dist", "loadgroup", env=env)
+    _run_boot(session, "full")
 
 
 @nox.session
@@ -49,6 +54,10 @@ def boot_full(session: nox.Session) -> None:
 
 def _boot(session: nox.Session, mode: str) -> None:
     session.install(*TEST_REQUIREMENTS)
+    _run_boot(session, mode)
+
+
+def _run_boot(session: nox.Session, mode: str) -> None:
     # A boot mostly waits: three at a time per core keeps the CPU busy (measured on 2 cores), and
     # eight at most keep PostgreSQL's connections well under its default limit of 100.
     workers = min(8, 3 * (os.cpu_count() or 1))

@@ -35,8 +35,8 @@ def boot_services(boot_redis, boot_sqs) -> dict:
 
 
 def boot_mode() -> str:
-    """`quick` (for now the default) boots a pairwise subset of the combinations; `full`, all."""
-    mode = os.environ.get("CDC_BOOT", "quick")
+    """`full` (the default) boots every runtime combination; `quick`, a pairwise subset."""
+    mode = os.environ.get("CDC_BOOT", "full")
     if mode not in ("quick", "full"):
         raise pytest.UsageError(f"CDC_BOOT must be quick or full, not {mode!r}")
     return mode
