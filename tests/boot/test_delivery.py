@@ -81,16 +81,20 @@ def recorded(database: str) -> int:
     return int(sql(database, "SELECT count(*) FROM core_idempotencykey WHERE key LIKE 'record-%'"))
 
 
-def missing(database: str, broker: str, broker_url: str) -> str:
-    """What a failing wait reports: the keys never recorded, and where the broker holds messages."""
+def unrecorded(database: str) -> list[int]:
+    """N of every record-N key not in the database."""
     query = "SELECT string_agg(key, ' ') FROM core_idempotencykey WHERE key LIKE 'record-%'"
     done = {int(key.removeprefix("record-")) for key in (sql(database, query) or "").split()}
-    lost = sorted(set(range(TASKS)) - done)
-    state = broker_state(broker, broker_url)
-    return f"never recorded: record-N for N in {lost}; {broker} holds: {state}"
+    return sorted(set(range(TASKS)) - done)
 
 
-def broker_state(broker: str, broker_url: str) -> str:
+def missing(database: str, broker: str, broker_url: str) -> str:
+    """What a failing wait reports: the keys never recorded, and where the broker holds messages."""
+    state = json.dumps(broker_state(broker, broker_url))
+    return f"never recorded: record-N for N in {unrecorded(database)}; {broker} holds: {state}"
+
+
+def broker_state(broker: str, broker_url: str) -> dict | str:
     if broker == "redis":
         # kombu's Redis transport: the queue's list, unacknowledged messages (restored after the
         # visibility timeout by whichever worker holds the unacked mutex).
@@ -100,11 +104,10 @@ def broker_state(broker: str, broker_url: str) -> str:
             "unacked": ["HLEN", "unacked"],
             "unacked mutex ttl": ["TTL", "unacked_mutex"],
         }
-        answers = {
+        return {
             what: subprocess.run([*cli, *query], capture_output=True, text=True).stdout.strip()
             for what, query in queries.items()
         }
-        return json.dumps(answers)
     if broker == "rabbitmq":
         vhost = broker_url.rsplit("/", 1)[1]
         columns = ["name", "messages_ready", "messages_unacknowledged", "consumers"]
@@ -114,14 +117,24 @@ def broker_state(broker: str, broker_url: str) -> str:
     return "(SQS: not inspected)"
 
 
-def report(group: ProcessGroup, database: str, broker: str, broker_url: str, what: str) -> dict:
-    """Wait for every task to be recorded; return (and print) the delivery figures."""
-    wait_until(
-        lambda: recorded(database) >= TASKS,
-        lambda: missing(database, broker, broker_url),
-        group,
-        DELIVERED_WITHIN,
-    )
+def redis_drained(broker_url: str) -> bool:
+    state = broker_state("redis", broker_url)
+    return state["default queue"] == "0" and state["unacked"] == "0"
+
+
+def report(
+    group: ProcessGroup, database: str, broker: str, broker_url: str, what: str, may_lose: int = 0
+) -> dict:
+    """Wait until every task is recorded (or, with `may_lose`, until that many at most are
+    missing and the broker holds nothing more); return (and print) the delivery figures."""
+
+    def delivered() -> bool:
+        done = recorded(database)
+        if done >= TASKS:
+            return True
+        return may_lose > 0 and done >= TASKS - may_lose and redis_drained(broker_url)
+
+    wait_until(delivered, lambda: missing(database, broker, broker_url), group, DELIVERED_WITHIN)
     time.sleep(2)  # let a late duplicate land before counting
     logs = "".join(p.log.read_text() for p in group.processes.values())
     figures = {
@@ -134,6 +147,12 @@ def report(group: ProcessGroup, database: str, broker: str, broker_url: str, wha
     }
     print(f"delivery: {json.dumps(figures)}")
     return figures
+
+
+def never_received(group: ProcessGroup, sent: list[str], lost: list[int]) -> list[int]:
+    """Which of the lost record-N tasks (task ids in `sent`) no worker ever logged as received."""
+    logs = "".join(p.log.read_text() for p in group.processes.values())
+    return [n for n in lost if sent[n] not in logs]
 
 
 def children(pid: int) -> list[int]:
@@ -160,7 +179,8 @@ def test_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot
     group, database = start_project(broker, url, render, boot_dir, name)
     with group.running(cleanup=lambda: drop_all(name)):
         worker = group.processes["worker-default"]
-        group.run("send", f"python {DRIVER} records default {TASKS} 0.5")
+        output = group.run("send", f"python {DRIVER} records default {TASKS} 0.5")
+        sent = json.loads(output.strip().splitlines()[-1])
         wait_until(lambda: recorded(database) >= 8, "tasks under way", group)
         # kill -9 one pool child mid-task, then the worker and everything it started.
         os.kill(children(worker.popen.pid)[0], signal.SIGKILL)
@@ -168,8 +188,15 @@ def test_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot
         worker.signal(signal.SIGKILL)
         worker.popen.wait(timeout=10)
         start_worker(group, worker.command)
-        figures = report(group, database, broker, url, "worker killed")
-        assert figures["lost"] == 0
+        # kombu's Redis transport takes a message off the list (BRPOP) before it records it as
+        # unacknowledged: a worker killed between the two loses the one message Redis had just
+        # handed it. RabbitMQ and SQS keep a message until it is acknowledged.
+        may_lose = 1 if broker == "redis" else 0
+        figures = report(group, database, broker, url, "worker killed", may_lose)
+        assert figures["lost"] <= may_lose
+        lost = unrecorded(database)
+        # A lost task must be that one: never received by any worker (none received and dropped).
+        assert never_received(group, sent, lost) == lost, f"received, yet never recorded: {lost}"
 
 
 @pytest.fixture
