@@ -18,6 +18,7 @@ from inspect_project import MODES
 
 from boot.processes import procfile as read_procfile
 from dependencies import assert_dependencies_declared, assert_within
+from dockerfile import assert_dockerfile, assert_dockerignore
 from doctrine import BROKER_URLS, RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL, assert_doctrine
 from matrix import (
     PROJECT_NAMES,
@@ -94,6 +95,9 @@ def test_combination_renders_a_sound_project(
         waits = [reports[mode]["broker_transport_options"]["wait_time_seconds"] for mode in MODES]
         assert waits == [1, 10]
     assert_workers_match_queue_table(project, procfile)
+    if answers["deploy"] != "none":
+        assert_dockerfile(project, answers["python_version"], procfile)
+        assert_dockerignore(project)
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -125,6 +129,8 @@ def assert_only_chosen_files(project: Path, combo: Combination) -> None:
     assert (project / "config" / "flower.py").exists() == answers["use_flower"]
     assert (project / ".github" / "workflows" / "ci.yml").exists() == (answers["ci"] == "github")
     assert (project / ".gitlab-ci.yml").exists() == (answers["ci"] == "gitlab")
+    for image_file in ("Dockerfile", ".dockerignore"):
+        assert (project / image_file).exists() == (answers["deploy"] != "none")
     assert not list(project.rglob("_partials")), "template partials must not be rendered"
     gitignore = (project / ".gitignore").read_text().split()
     assert ".env" in gitignore and (project / ".env").exists()
