@@ -80,7 +80,8 @@ def assert_dockerfile(project: Path, python_version: str, procfile: dict[str, st
     (command,) = [i.arguments for i in runtime if i.keyword == "CMD"]
     assert json.loads(command) == shlex.split(procfile["web"])
     (health,) = [i.arguments for i in runtime if i.keyword == "HEALTHCHECK"]
-    assert "/health/live/" in health and "--timeout" in health, health
+    # The web process's probe (the boot tier runs it): /health/live/, never the queue endpoint.
+    assert health.endswith('CMD ["python", "config/probe.py", "web"]') and "--timeout" in health
 
 
 def assert_dockerignore(project: Path) -> None:

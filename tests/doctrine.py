@@ -103,6 +103,8 @@ def assert_beat(conf: dict, combo: Combination, slug: str) -> None:
         assert conf["beat_schedule"] == {}
         return
     assert conf["beat_scheduler"] == schedulers[combo.beat_scheduler]
+    # Beat answers Celery's ping (its liveness probe) where the transport has remote control.
+    assert conf["beat_enable_remote_control"] is (combo.broker != "sqs")
     entry = conf["beat_schedule"]["reconcile-ledger"]
     assert entry["task"] == f"{slug}.payments.tasks.reconcile_ledger"
     if combo.beat_scheduler == "redbeat":

@@ -75,6 +75,7 @@ def report(mode: str) -> dict:
             "broker_transport_options",
             "result_backend_transport_options",
             "beat_scheduler",
+            "beat_enable_remote_control",
             "redbeat_redis_url",
             "worker_hijack_root_logger",
             "worker_send_task_events",
