@@ -17,6 +17,7 @@ import yaml
 from inspect_project import MODES
 
 from boot.processes import procfile as read_procfile
+from compose import COMPOSE_FILES, assert_compose
 from dependencies import assert_dependencies_declared, assert_within
 from dockerfile import assert_dockerfile, assert_dockerignore
 from doctrine import BROKER_URLS, RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL, assert_doctrine
@@ -98,6 +99,8 @@ def test_combination_renders_a_sound_project(
     if answers["deploy"] != "none":
         assert_dockerfile(project, answers["python_version"], procfile)
         assert_dockerignore(project)
+    if answers["deploy"] in ("compose", "both"):
+        assert_compose(project, answers, procfile)
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -131,6 +134,8 @@ def assert_only_chosen_files(project: Path, combo: Combination) -> None:
     assert (project / ".gitlab-ci.yml").exists() == (answers["ci"] == "gitlab")
     for image_file in ("Dockerfile", ".dockerignore"):
         assert (project / image_file).exists() == (answers["deploy"] != "none")
+    for compose_file in COMPOSE_FILES:
+        assert (project / compose_file).exists() == (answers["deploy"] in ("compose", "both"))
     assert not list(project.rglob("_partials")), "template partials must not be rendered"
     gitignore = (project / ".gitignore").read_text().split()
     assert ".env" in gitignore and (project / ".env").exists()

@@ -213,6 +213,25 @@ def check_beat_sends_once(group: ProcessGroup) -> None:
     assert sends - 1 <= int(group.driver.sql(runs)) <= sends, (sends, group.driver.sql(runs))
 
 
+def check_health_probes(group: ProcessGroup, probes: dict[str, str]) -> None:
+    """Each process's health command, as compose.yaml declares it, says healthy."""
+    for name, command in probes.items():
+        last = []
+
+        def healthy(command=command, last=last):
+            last[:] = [group.probe(command)]
+            return last[0].returncode == 0
+
+        wait_until(healthy, lambda name=name, last=last: f"{name} probe: {last[0]}", group, 30)
+
+
+def check_stopped_worker_fails_its_probe(group: ProcessGroup, queue: str, command: str) -> None:
+    """The probe of a worker that no longer runs says so (it does not answer for another)."""
+    assert not group.processes[f"worker-{queue}"].running()
+    result = group.probe(command)
+    assert result.returncode != 0, (command, result)
+
+
 def check_unconsumed_queue_turns_health_503(
     group: ProcessGroup, web: str, queue: str, broker: str
 ) -> None:

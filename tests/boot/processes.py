@@ -10,6 +10,7 @@ import os
 import select
 import shlex
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -119,6 +120,17 @@ class ProcessGroup:
         if result.returncode != 0:
             raise AssertionError(f"{name} ({command}) failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
+
+    def probe(self, command: str) -> subprocess.CompletedProcess:
+        """Run a health command as a container's shell would: `sh -c`, with $HOSTNAME set."""
+        return subprocess.run(
+            ["sh", "-c", command],
+            cwd=self.project,
+            env=self.environment() | {"HOSTNAME": socket.gethostname()},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def start(self, name: str, command: str) -> Process:
         log = self.logs / f"{name}.log"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from compose import healthchecks
 from matrix import (
     TOPOLOGY_DEFAULT_QUEUE,
     TOPOLOGY_QUEUES,
@@ -33,7 +34,9 @@ from .checks import (
     check_each_queue_runs_on_its_own_worker,
     check_flower,
     check_health_and_payment_pipeline,
+    check_health_probes,
     check_scenarios,
+    check_stopped_worker_fails_its_probe,
     check_unconsumed_queue_turns_health_503,
     wait_until,
 )
@@ -44,7 +47,8 @@ from .services import drop_all, free_port, postgres_database, rabbitmq_vhost, wa
 pytestmark = pytest.mark.boot
 
 COMBINATIONS = runtime_combinations()
-BOOTED = pairwise(COMBINATIONS) if boot_mode() == "quick" else COMBINATIONS
+PAIRWISE = pairwise(COMBINATIONS)
+BOOTED = PAIRWISE if boot_mode() == "quick" else COMBINATIONS
 # Settings the boot checks shorten; the project's own suite runs with their defaults.
 BOOT_ONLY = (
     "TASK_RETRY_BACKOFF_SECONDS",
@@ -77,6 +81,7 @@ def environment(combo: Combination, index: int, services: dict, boot_dir: Path) 
         # A handful of waiting messages is enough to make the queue health endpoint answer 503.
         "QUEUE_HEALTH_MAX_PENDING": "3",
         "CELERY_BEAT_SCHEDULE_FILENAME": str(boot_dir / "celerybeat-schedule"),
+        "CELERY_HEARTBEAT_DIR": str(boot_dir),
         "PORT": str(free_port()),
         "FLOWER_PORT": str(free_port()),
         "FLOWER_ADDRESS": "127.0.0.1",
@@ -168,6 +173,11 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
             log = group.processes[f"worker-{queue}"].log
             wait_until(lambda log=log: " ready." in log.read_text(), f"worker-{queue} ready", group)
         phases.done("start")
+        # compose.yaml's health commands, run against the running processes: in the pairwise
+        # subset only, as each Celery ping costs a second or two of CPU.
+        probes = healthchecks(project, table) if combo in PAIRWISE else {}
+        check_health_probes(group, probes)
+        phases.done("probes")
 
         check_each_queue_runs_on_its_own_worker(group, queues)
         phases.done("ping")
@@ -185,6 +195,8 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
             check_beat_sends_once(group)
             phases.done("beat")
         check_unconsumed_queue_turns_health_503(group, web, queues[-1], combo.broker)
+        if probes:
+            check_stopped_worker_fails_its_probe(group, queues[-1], probes[f"worker-{queues[-1]}"])
         phases.done("health 503")
         for process in group.processes.values():
             assert "rolled-back" not in process.log.read_text(), "a rolled-back task was sent"

@@ -1,0 +1,146 @@
+"""What the rendered compose files must do, checked without a Docker engine: the Compose
+specification's schema, and the services read against the project's own process table."""
+
+import json
+import re
+import shlex
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+COMPOSE_FILES = ("compose.yaml", "compose.production.yaml")
+# The compose name of each Procfile process (the release step is the `migrate` service).
+SERVICE_OF = {"release": "migrate"}
+INTERPOLATION = re.compile(r"^\$\{[A-Z_]+:\?[^}]+\}$")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|AUTH")
+
+
+@cache
+def compose_spec_validator() -> jsonschema.protocols.Validator:
+    """The Compose specification's schema, as check-jsonschema vendors it (vendor.compose-spec)."""
+    vendored = resources.files("check_jsonschema.builtin_schemas") / "vendor" / "compose-spec.json"
+    schema = json.loads(vendored.read_text())
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def seconds(duration: str) -> int:
+    match = re.fullmatch(r"(\d+)s", duration)
+    assert match, f"grace period {duration!r}: write it in seconds, such as 390s"
+    return int(match.group(1))
+
+
+def unescaped(command: str) -> str:
+    """A compose string as the container's shell sees it ($$ is compose's escaped $)."""
+    return command.replace("$$", "$")
+
+
+def health_command(service: dict) -> str:
+    kind, command = service["healthcheck"]["test"]
+    assert kind == "CMD-SHELL", service["healthcheck"]
+    return unescaped(command)
+
+
+def healthchecks(project: Path, procfile: dict[str, str]) -> dict[str, str]:
+    """Each Procfile process's health command, as the development compose file declares it
+    (the boot tier runs these against the running processes)."""
+    services = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    bodies = {name: services[SERVICE_OF.get(name, name)] for name in procfile}
+    return {name: health_command(body) for name, body in bodies.items() if "healthcheck" in body}
+
+
+def consumed_queues(service: dict) -> list[str]:
+    """The queues a service's command consumes (--queues a,b), none for other processes."""
+    command = service.get("command", [])
+    return command[command.index("--queues") + 1].split(",") if "--queues" in command else []
+
+
+def assert_compose(project: Path, answers: dict, procfile: dict[str, str]) -> None:
+    env_values = {
+        value
+        for line in (project / ".env").read_text().splitlines()
+        if "=" in line and not line.startswith("#") and len(value := line.split("=", 1)[1]) >= 16
+    }
+    for filename in COMPOSE_FILES:
+        text = (project / filename).read_text()
+        document = yaml.safe_load(text)
+        errors = sorted(compose_spec_validator().iter_errors(document), key=str)
+        assert not errors, f"{filename}: {[e.message for e in errors][:5]}"
+        # No secret of .env is copied in; secrets come in by interpolation only.
+        assert not [value for value in env_values if value in text], f"{filename} holds a secret"
+        assert_services(document["services"], answers, procfile, filename)
+
+
+def assert_services(services: dict, answers: dict, procfile: dict, filename: str) -> None:
+    production = filename == "compose.production.yaml"
+    infrastructure = {"postgres"}
+    if "redis" in (answers["broker"], answers["result_backend"]):
+        infrastructure.add("redis")
+    if answers["broker"] == "rabbitmq":
+        infrastructure.add("rabbitmq")
+    app = {SERVICE_OF.get(name, name): command for name, command in procfile.items()}
+    # One service per process of the Procfile, with its very command line; nothing else but
+    # the database and the broker (SQS has no container).
+    assert set(services) == set(app) | infrastructure, (filename, sorted(services))
+    for service, command in app.items():
+        body = services[service]
+        assert body["command"] == shlex.split(command), (filename, service)
+        if production:
+            assert body["image"].startswith("${IMAGE:?"), body["image"]
+            assert body["read_only"] is True and body["restart"] in ("unless-stopped", "no")
+        else:
+            assert body["build"] == "."
+        assert_secrets_interpolated(body.get("environment", {}), filename)
+    # Every queue has exactly one worker service, whose health probe names its very node.
+    for queue in [name for name in procfile if name.startswith("worker-")]:
+        argv = shlex.split(procfile[queue])
+        consumers = [s for s, body in services.items() if queue[7:] in consumed_queues(body)]
+        assert consumers == [queue], (filename, queue, consumers)
+        node = argv[argv.index("--hostname") + 1].replace("%h", "$HOSTNAME")
+        probe = health_command(services[queue])
+        if answers["broker"] == "sqs":
+            assert probe == f"python config/probe.py heartbeat {node}"
+        else:
+            assert probe.startswith("celery -A config inspect ping"), probe
+            assert f"--destination {node}" in probe, probe
+        # The grace period outlasts the hard time limit: a running task finishes on shutdown.
+        hard_limit = int(argv[argv.index("--time-limit") + 1])
+        assert seconds(services[queue]["stop_grace_period"]) > hard_limit, (filename, queue)
+    # Exactly one Beat, one replica.
+    beat_command = ["celery", "-A", "config", "beat"]
+    beats = [s for s, body in services.items() if body.get("command", [])[:4] == beat_command]
+    assert beats == (["beat"] if "beat" in procfile else []), beats
+    for beat in beats:
+        assert services[beat]["deploy"]["replicas"] == 1
+        probe = health_command(services[beat])
+        assert probe.endswith("celerybeat@$HOSTNAME"), probe
+    # Flower: published on loopback only; its credentials come from .env, never from here.
+    if "flower" in services:
+        assert all(str(port).startswith("127.0.0.1:") for port in services["flower"]["ports"])
+        assert "FLOWER_BASIC_AUTH" not in json.dumps(services["flower"])
+    # Health checks on every long-running service; order of start: services healthy, migration
+    # done once, then the rest.
+    for service, body in services.items():
+        if service == "migrate":
+            assert body["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+            continue
+        assert body["healthcheck"]["test"], (filename, service)
+        if service in app:
+            expected = {needed: {"condition": "service_healthy"} for needed in infrastructure}
+            expected["migrate"] = {"condition": "service_completed_successfully"}
+            assert body["depends_on"] == expected, (filename, service)
+    for service in infrastructure:
+        assert_secrets_interpolated(services[service].get("environment", {}), filename)
+    if "redis" in services:
+        command = " ".join(services["redis"]["command"])
+        assert "--appendonly yes" in command and "--maxmemory-policy noeviction" in command
+
+
+def assert_secrets_interpolated(environment: dict, filename: str) -> None:
+    for name, value in environment.items():
+        if SECRET_NAME.search(name):
+            assert INTERPOLATION.match(str(value)), f"{filename}: {name} holds a literal value"
+        for password in re.findall(r"://[^:/@]+:([^@]+)@", str(value)):
+            assert INTERPOLATION.match(password), f"{filename}: {name} holds a literal password"
