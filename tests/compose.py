@@ -51,18 +51,33 @@ def healthchecks(project: Path, procfile: dict[str, str]) -> dict[str, str]:
     return {name: health_command(body) for name, body in bodies.items() if "healthcheck" in body}
 
 
+def assert_probe_names_node(probe: str, argv: list[str], broker: str) -> None:
+    """A worker's (or, with no --hostname, Beat's) probe asks that very node, by the name its
+    command line gives it: Celery's ping, or on SQS its heartbeat file."""
+    node = "celerybeat@%h"
+    if "--hostname" in argv:
+        node = argv[argv.index("--hostname") + 1]
+    node = node.replace("%h", "$HOSTNAME")
+    if broker == "sqs":
+        assert probe == f"python config/probe.py heartbeat {node}", probe
+    else:
+        assert probe == f"celery -A config inspect ping --timeout 10 --destination {node}", probe
+
+
 def consumed_queues(service: dict) -> list[str]:
     """The queues a service's command consumes (--queues a,b), none for other processes."""
     command = service.get("command", [])
     return command[command.index("--queues") + 1].split(",") if "--queues" in command else []
 
 
+def env_secrets(project: Path) -> set[str]:
+    """The secret values `copier copy` generated into the project's .env."""
+    pairs = [line.split("=", 1) for line in (project / ".env").read_text().splitlines()]
+    return {pair[1] for pair in pairs if len(pair) == 2 and SECRET_NAME.search(pair[0])}
+
+
 def assert_compose(project: Path, answers: dict, procfile: dict[str, str]) -> None:
-    env_values = {
-        value
-        for line in (project / ".env").read_text().splitlines()
-        if "=" in line and not line.startswith("#") and len(value := line.split("=", 1)[1]) >= 16
-    }
+    env_values = env_secrets(project)
     for filename in COMPOSE_FILES:
         text = (project / filename).read_text()
         document = yaml.safe_load(text)
@@ -98,13 +113,7 @@ def assert_services(services: dict, answers: dict, procfile: dict, filename: str
         argv = shlex.split(procfile[queue])
         consumers = [s for s, body in services.items() if queue[7:] in consumed_queues(body)]
         assert consumers == [queue], (filename, queue, consumers)
-        node = argv[argv.index("--hostname") + 1].replace("%h", "$HOSTNAME")
-        probe = health_command(services[queue])
-        if answers["broker"] == "sqs":
-            assert probe == f"python config/probe.py heartbeat {node}"
-        else:
-            assert probe.startswith("celery -A config inspect ping"), probe
-            assert f"--destination {node}" in probe, probe
+        assert_probe_names_node(health_command(services[queue]), argv, answers["broker"])
         # The grace period outlasts the hard time limit: a running task finishes on shutdown.
         hard_limit = int(argv[argv.index("--time-limit") + 1])
         assert seconds(services[queue]["stop_grace_period"]) > hard_limit, (filename, queue)
@@ -114,8 +123,7 @@ def assert_services(services: dict, answers: dict, procfile: dict, filename: str
     assert beats == (["beat"] if "beat" in procfile else []), beats
     for beat in beats:
         assert services[beat]["deploy"]["replicas"] == 1
-        probe = health_command(services[beat])
-        assert probe.endswith("celerybeat@$HOSTNAME"), probe
+        assert_probe_names_node(health_command(services[beat]), [], answers["broker"])
     # Flower: published on loopback only; its credentials come from .env, never from here.
     if "flower" in services:
         assert all(str(port).startswith("127.0.0.1:") for port in services["flower"]["ports"])

@@ -21,6 +21,7 @@ from compose import COMPOSE_FILES, assert_compose
 from dependencies import assert_dependencies_declared, assert_within
 from dockerfile import assert_dockerfile, assert_dockerignore
 from doctrine import BROKER_URLS, RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL, assert_doctrine
+from kubernetes_manifests import assert_kubernetes
 from matrix import (
     PROJECT_NAMES,
     TOPOLOGY_QUEUES,
@@ -101,6 +102,8 @@ def test_combination_renders_a_sound_project(
         assert_dockerignore(project)
     if answers["deploy"] in ("compose", "both"):
         assert_compose(project, answers, procfile)
+    if answers["deploy"] in ("kubernetes", "both"):
+        assert_kubernetes(project, answers, procfile)
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -136,6 +139,8 @@ def assert_only_chosen_files(project: Path, combo: Combination) -> None:
         assert (project / image_file).exists() == (answers["deploy"] != "none")
     for compose_file in COMPOSE_FILES:
         assert (project / compose_file).exists() == (answers["deploy"] in ("compose", "both"))
+    kubernetes = answers["deploy"] in ("kubernetes", "both")
+    assert (project / "kubernetes" / "base" / "kustomization.yaml").exists() == kubernetes
     assert not list(project.rglob("_partials")), "template partials must not be rendered"
     gitignore = (project / ".gitignore").read_text().split()
     assert ".env" in gitignore and (project / ".env").exists()

@@ -1,0 +1,222 @@
+"""What the rendered Kubernetes manifests must do, checked without a cluster: the API schemas of a
+pinned Kubernetes version (kubernetes-validate, strict), KEDA's kinds against our own schema, the
+production overlay built (by `kustomize.py`, which `test_kustomize.py` holds to `kubectl
+kustomize`), and the objects read against the project's Procfile."""
+
+import json
+import re
+import shlex
+import shutil
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+import kustomize
+from compose import SECRET_NAME, assert_probe_names_node, env_secrets, healthchecks
+
+# The Kubernetes version the manifests are validated against.
+KUBERNETES_VERSION = "1.33.0"
+KEDA_SCHEMA = Path(__file__).with_name("schemas") / "keda-v1alpha1.json"
+BASE = Path("kubernetes/base")
+OVERLAY = Path("kubernetes/overlays/production")
+
+
+@cache
+def keda_validator(kind: str) -> jsonschema.protocols.Validator:
+    """A validator of one KEDA kind (ScaledObject or TriggerAuthentication)."""
+    schema = json.loads(KEDA_SCHEMA.read_text())
+    if kind not in schema["$defs"]:
+        raise AssertionError(f"KEDA kind {kind} has no schema in {KEDA_SCHEMA.name}")
+    schema = {**schema, "$ref": f"#/$defs/{kind}"}
+    del schema["oneOf"]
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def validate(document: dict, where: str) -> None:
+    if document["apiVersion"].startswith("keda.sh/"):
+        errors = keda_validator(document["kind"]).iter_errors(document)
+        error = jsonschema.exceptions.best_match(errors)
+        assert error is None, f"{where}: {document['kind']}: {error.message} at {error.json_path}"
+        return
+    try:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        raise AssertionError(f"{where}: {document['kind']}: {error.message}") from None
+
+
+def documents(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def assert_kubernetes(project: Path, answers: dict, procfile: dict[str, str]) -> None:
+    base = project / BASE
+    listed = yaml.safe_load((base / "kustomization.yaml").read_text())["resources"]
+    files = sorted(p.name for p in base.glob("*.yaml") if p.name != "kustomization.yaml")
+    assert sorted(listed) == files, "every base file is a resource of the base, and only those"
+    for name in files:
+        for document in documents(base / name):
+            validate(document, f"{BASE}/{name}")
+    assert_secret_template(project, answers)
+
+    # The overlay needs secrets.env, which is never committed: build it from the template.
+    overlay = project / OVERLAY
+    shutil.copy(overlay / "secrets.env.example", overlay / "secrets.env")
+    try:
+        built = kustomize.build(overlay)
+    finally:
+        (overlay / "secrets.env").unlink()
+    for document in built:
+        validate(document, f"built {OVERLAY}")
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    assert_objects(built, answers, procfile, kustomization)
+    if (project / "compose.yaml").exists():
+        assert_targets_agree(built, healthchecks(project, procfile))
+
+
+def assert_targets_agree(objects: list[dict], compose_health: dict[str, str]) -> None:
+    """With both targets, each worker and Beat has the same probe in compose and Kubernetes (and
+    both have the Procfile's command, checked per target)."""
+    deployments = by_kind(objects, "Deployment")
+    for name, command in compose_health.items():
+        if name.startswith("worker-") or name == "beat":
+            probe = deployments[name]["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]
+            assert probe["exec"]["command"] == ["sh", "-c", command], name
+
+
+def assert_secret_template(project: Path, answers: dict) -> None:
+    """secrets.env.example holds placeholders only, and no value of the project's own .env is
+    anywhere in the manifests."""
+    example = (project / OVERLAY / "secrets.env.example").read_text()
+    for line in example.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            if SECRET_NAME.search(key):
+                assert "change-me" in value, f"{key} looks like a real secret"
+            for password in re.findall(r"://[^:/@]*:([^@]+)@", value):
+                assert password == "change-me", f"{key} holds a real password"
+    gitignore = (project / ".gitignore").read_text().split()
+    assert "secrets.env" in gitignore
+    env_values = env_secrets(project)
+    for path in (project / "kubernetes").rglob("*"):
+        if path.is_file():
+            assert not [v for v in env_values if v in path.read_text()], f"{path} holds a secret"
+
+
+def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def assert_objects(objects: list[dict], answers: dict, procfile: dict, overlay: dict) -> None:
+    deployments = by_kind(objects, "Deployment")
+    (image,) = overlay["images"]
+    expected_image = f"{image['newName']}:{image['newTag']}"
+    # One Deployment per long-running Procfile process, with its very command line; the release
+    # step is the migrate Job.
+    assert set(deployments) == set(procfile) - {"release"}, sorted(deployments)
+    (job,) = by_kind(objects, "Job").values()
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == shlex.split(
+        procfile["release"]
+    )
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["command"] == shlex.split(procfile[name]), name
+        assert_pod_hardened(pod, name, expected_image)
+        if name != "flower":
+            # New code starts only once the migrate Job has brought the schema up to date.
+            (wait,) = pod["initContainers"]
+            assert "python manage.py migrate --check" in wait["command"][-1], name
+        assert deployment["metadata"]["namespace"] == overlay["namespace"]
+        # The selector matches the pod's labels (else the Deployment is refused or adopts others).
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert_pod_hardened(job["spec"]["template"]["spec"], "migrate", expected_image)
+
+    workers = {n: d for n, d in deployments.items() if n.startswith("worker-")}
+    scaled = by_kind(objects, "ScaledObject")
+    budgets = by_kind(objects, "PodDisruptionBudget")
+    for name, deployment in workers.items():
+        argv = shlex.split(procfile[name])
+        queue = argv[argv.index("--queues") + 1]
+        pod = deployment["spec"]["template"]["spec"]
+        # Grace beyond the hard time limit: a task running at SIGTERM finishes.
+        assert pod["terminationGracePeriodSeconds"] > int(argv[argv.index("--time-limit") + 1])
+        probe = pod["containers"][0]["livenessProbe"]["exec"]["command"]
+        assert probe[:2] == ["sh", "-c"], probe
+        assert_probe_names_node(probe[2], argv, answers["broker"])
+        # Its own disruption budget and its own queue-length autoscaler.
+        assert budgets[name]["spec"]["selector"]["matchLabels"].items() <= (
+            deployment["spec"]["template"]["metadata"]["labels"].items()
+        )
+        assert scaled[name]["spec"]["scaleTargetRef"]["name"] == name
+        assert_trigger(scaled[name]["spec"]["triggers"], queue, answers, objects)
+    assert set(scaled) == set(workers), "one ScaledObject per worker Deployment, none else"
+
+    # Web: liveness never on the queue endpoint; readiness on the database; an HPA and a PDB.
+    web = deployments["web"]["spec"]["template"]["spec"]["containers"][0]
+    assert web["livenessProbe"]["httpGet"]["path"] == "/health/live/"
+    assert web["readinessProbe"]["httpGet"]["path"] == "/health/ready/"
+    (hpa,) = by_kind(objects, "HorizontalPodAutoscaler").values()
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "web"
+    assert budgets["web"]["spec"]["minAvailable"] == 1
+
+    # Exactly one Beat, and never two at once during a rollout.
+    if "beat" in procfile:
+        beat = deployments["beat"]
+        assert beat["spec"]["replicas"] == 1 and beat["spec"]["strategy"]["type"] == "Recreate"
+        probe = beat["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["exec"]
+        assert_probe_names_node(probe["command"][2], [], answers["broker"])
+    assert "beat" not in scaled and "beat" not in by_kind(objects, "HorizontalPodAutoscaler")
+
+    # Flower is never exposed: a ClusterIP Service, no Ingress, credentials from the Secret.
+    assert not by_kind(objects, "Ingress")
+    services = by_kind(objects, "Service")
+    assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in services.values())
+    (secret,) = by_kind(objects, "Secret").values()
+    required = {"DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "PAYMENTS_WEBHOOK_SECRET"}
+    if "flower" in procfile:
+        required.add("FLOWER_BASIC_AUTH")
+    if answers["result_backend"] == "redis":
+        required.add("CELERY_RESULT_BACKEND")
+    assert required <= set(secret["data"]), sorted(secret["data"])
+
+
+def assert_pod_hardened(pod: dict, name: str, image: str) -> None:
+    security = pod["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] > 0, name
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        assert container["image"] == image, (name, container["image"])
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False, name
+        assert context["readOnlyRootFilesystem"] is True, name
+        assert context["capabilities"]["drop"] == ["ALL"], name
+        resources = container["resources"]
+        assert {"cpu", "memory"} <= resources["requests"].keys() & resources["limits"].keys(), name
+    # The writable /tmp a read-only root filesystem needs.
+    assert {"name": "tmp", "emptyDir": {}} in pod["volumes"], name
+
+
+def assert_trigger(triggers: list[dict], queue: str, answers: dict, objects: list[dict]) -> None:
+    (trigger,) = triggers
+    metadata = trigger["metadata"]
+    config = next(iter(by_kind(objects, "ConfigMap").values()))["data"]
+    secret = next(iter(by_kind(objects, "Secret").values()))["data"]
+    environment = set(config) | set(secret)
+    if answers["broker"] == "redis":
+        assert trigger["type"] == "redis" and metadata["listName"] == queue
+    elif answers["broker"] == "rabbitmq":
+        assert trigger["type"] == "rabbitmq" and metadata["queueName"] == queue
+    else:
+        assert trigger["type"] == "aws-sqs-queue"
+        assert metadata["queueURL"] == config["CELERY_SQS_QUEUE_PREFIX"] + queue
+        assert metadata["awsRegion"] == config["AWS_REGION"]
+    # Variables KEDA reads from the workers' environment exist there.
+    for key, value in metadata.items():
+        if key.endswith("FromEnv"):
+            assert value in environment, (key, value)
+    assert re.fullmatch(
+        r"\d+", metadata.get("listLength") or metadata.get("value") or metadata.get("queueLength")
+    )
