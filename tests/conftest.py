@@ -8,6 +8,8 @@ from pathlib import Path
 import copier
 import pytest
 
+from project_env import project_requirements
+
 REPO = Path(__file__).resolve().parent.parent
 
 Render = Callable[..., Path]
@@ -52,3 +54,24 @@ def render(template_src: Path) -> Render:
         return dest
 
     return _render
+
+
+# Answers whose dependencies, together, cover every choice: the shared check environments.
+SUPERSET_ANSWERS = [
+    {"broker": "sqs", "result_backend": "redis", "beat_scheduler": "redbeat", "use_flower": True},
+    {"broker": "rabbitmq", "result_backend": "django-db", "beat_scheduler": "django-db"},
+]
+
+
+@pytest.fixture(scope="session")
+def shared_requirements(render, tmp_path_factory) -> dict[str, list[str]]:
+    """Per Django version, the union of the dependencies of every combination."""
+    union = {}
+    for django_version in ("5.2", "6.0"):
+        lines = set()
+        for answers in SUPERSET_ANSWERS:
+            dest = tmp_path_factory.mktemp("superset")
+            project = render({**answers, "django_version": django_version}, dest / "p")
+            lines |= set(project_requirements(project))
+        union[django_version] = sorted(lines)
+    return union

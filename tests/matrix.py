@@ -11,7 +11,14 @@ BROKERS = ("redis", "rabbitmq", "sqs")
 RESULT_BACKENDS = ("redis", "django-db", "rpc", "none")
 BEAT_SCHEDULERS = ("django-db", "redbeat", "static", "none")
 TOPOLOGIES = ("single", "priority", "workload", "custom")
-DEPLOYS = ("compose", "kubernetes", "both", "none")
+# The deploy_targets answer, by the label that test ids use for it.
+DEPLOY_TARGETS = {
+    "compose": ["compose"],
+    "kubernetes": ["kubernetes"],
+    "both": ["compose", "kubernetes"],
+    "none": [],
+}
+DEPLOYS = tuple(DEPLOY_TARGETS)
 PYTHON_VERSIONS = ("3.12", "3.13")
 DJANGO_VERSIONS = ("5.2", "6.0")
 CIS = ("github", "gitlab", "none")
@@ -74,7 +81,7 @@ class Combination:
             "result_backend": self.result_backend,
             "beat_scheduler": self.beat_scheduler,
             "queue_topology": self.queue_topology,
-            "deploy": self.deploy,
+            "deploy_targets": DEPLOY_TARGETS[self.deploy],
             **varied(self.runtime_id),
             **self.extra,
         }

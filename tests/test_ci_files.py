@@ -8,10 +8,12 @@ family covers every variation these files have.
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO
 
 VARIANTS = [
     {"broker": "redis", "result_backend": "redis", "python_version": "3.12"},
@@ -20,6 +22,7 @@ VARIANTS = [
     {"broker": "sqs", "result_backend": "none", "django_version": "6.0"},
 ]
 CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
+TEMPLATE_UPDATE_WORKFLOW = ".github/workflows/template-update.yml"
 SCHEMAS = {"github": "vendor.github-workflows", "gitlab": "vendor.gitlab-ci"}
 
 
@@ -40,6 +43,8 @@ def tool(name: str) -> str:
 @pytest.mark.parametrize("ci", CI_FILES)
 def test_ci_file_matches_its_schema(rendered, ci) -> None:
     files = [str(project / CI_FILES[ci]) for project in rendered[ci]]
+    if ci == "github":
+        files += [str(project / TEMPLATE_UPDATE_WORKFLOW) for project in rendered[ci]]
     result = subprocess.run(
         [tool("check-jsonschema"), "--builtin-schema", SCHEMAS[ci], *files],
         capture_output=True,
@@ -83,3 +88,29 @@ def test_pre_commit_config_is_valid_and_refuses_rej_files(rendered) -> None:
     refuse = hooks["no-rej-files"]
     assert refuse["language"] == "fail" and re.search(refuse["files"], "app/models.py.rej")
     assert not re.search(refuse["files"], "app/models.py")
+
+
+def check_update_commands(project: Path) -> list[str]:
+    """The commands of the scheduled template-update check, from whichever CI file exists."""
+    github = project / TEMPLATE_UPDATE_WORKFLOW
+    if github.exists():
+        steps = yaml.safe_load(github.read_text())["jobs"]["check-update"]["steps"]
+        return [step["run"] for step in steps if "run" in step]
+    return yaml.safe_load((project / CI_FILES["gitlab"]).read_text())["template-update"]["script"]
+
+
+def test_template_update_check_is_scheduled_and_pinned(rendered) -> None:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    copier_pin = next(r for r in pyproject["dependency-groups"]["test"] if r.startswith("copier=="))
+    for ci in CI_FILES:
+        for project in rendered[ci]:
+            commands = check_update_commands(project)
+            # The copier the suite ran the check with (tests/test_update.py), pinned.
+            prefix = f"uvx --from {copier_pin} copier check-update"
+            assert commands == [prefix, f"{prefix} --quiet"], commands
+    github = yaml.safe_load((rendered["github"][0] / TEMPLATE_UPDATE_WORKFLOW).read_text())
+    # PyYAML reads the bare key `on` as True.
+    assert github[True]["schedule"] and "workflow_dispatch" in github[True]
+    gitlab = yaml.safe_load((rendered["gitlab"][0] / CI_FILES["gitlab"]).read_text())
+    assert gitlab["template-update"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert "slim" not in gitlab["template-update"]["image"], "copier needs git"

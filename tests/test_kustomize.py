@@ -55,7 +55,7 @@ def normalized(objects: list[dict]) -> dict:
 @pytest.mark.parametrize("answers", VARIANTS, ids=[v["broker"] for v in VARIANTS])
 def test_python_build_equals_kubectl_kustomize(answers, render, tmp_path) -> None:
     binary = kubectl()
-    project = render({**answers, "deploy": "kubernetes"}, tmp_path / "project")
+    project = render({**answers, "deploy_targets": ["kubernetes"]}, tmp_path / "project")
     overlay = project / OVERLAY
     shutil.copy(overlay / "secrets.env.example", overlay / "secrets.env")
     result = subprocess.run([binary, "kustomize", str(overlay)], capture_output=True, text=True)

@@ -90,11 +90,20 @@ def test_invalid_custom_queues_are_refused(render, tmp_path, queues, message) ->
     assert_refused(render, answers, message, tmp_path)
 
 
-@pytest.mark.parametrize("question", ["broker", "result_backend", "beat_scheduler", "deploy", "ci"])
-def test_an_answer_outside_the_choices_is_refused(render, tmp_path, question) -> None:
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("broker", "nonsense"),
+        ("result_backend", "nonsense"),
+        ("beat_scheduler", "nonsense"),
+        ("deploy_targets", ["compose", "nonsense"]),
+        ("ci", "nonsense"),
+    ],
+)
+def test_an_answer_outside_the_choices_is_refused(render, tmp_path, question, answer) -> None:
     dest = tmp_path / "project"
     with pytest.raises(ValueError):
-        render({question: "nonsense"}, dest)
+        render({question: answer}, dest)
     assert not dest.exists()
 
 
@@ -127,7 +136,7 @@ def test_defaults_give_the_documented_stack(render, tmp_path) -> None:
     project = render({}, tmp_path / "project")
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert {k: answers[k] for k in ("broker", "result_backend", "beat_scheduler")} == BASE
-    assert answers["queue_topology"] == "priority" and answers["deploy"] == "compose"
+    assert answers["queue_topology"] == "priority" and answers["deploy_targets"] == ["compose"]
     assert answers["python_version"] == "3.13" and answers["django_version"] == "5.2"
     assert answers["use_flower"] is True and answers["ci"] == "github"
 

@@ -1,45 +1,17 @@
 """Every valid combination renders into a project that is clean, checked and holds the doctrine.
 
-Django and ruff checks are shared between combinations whose checked files (*.py and
-pyproject.toml) are byte-identical, so the deploy axis does not multiply them. Combinations that
-differ only in deploy run on the same xdist worker (`--dist loadgroup`) to share them.
+The checks are in sound_project.py. Combinations that differ only in deploy targets run on the
+same xdist worker (`--dist loadgroup`) to share their Django and ruff checks.
 """
 
-import hashlib
-import json
-import os
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from inspect_project import MODES
 
-from boot.processes import procfile as read_procfile
-from compose import COMPOSE_FILES, assert_compose
-from dependencies import assert_dependencies_declared, assert_within
-from dockerfile import assert_dockerfile, assert_dockerignore
-from doctrine import BROKER_URLS, RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL, assert_doctrine
-from kubernetes_manifests import assert_kubernetes
-from matrix import (
-    PROJECT_NAMES,
-    TOPOLOGY_QUEUES,
-    Combination,
-    all_combinations,
-)
-from project_env import project_requirements, venv_with
+from matrix import Combination, all_combinations
+from sound_project import assert_sound_project
 
 pytestmark = pytest.mark.matrix
-
-INSPECT = Path(__file__).with_name("inspect_project.py")
-# Jinja left in a rendered file; GitHub Actions' own ${{ ... }} expressions are not Jinja.
-LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
-# A variable read by the settings (django-environ) or by Flower's config.
-ENV_READ = re.compile(r'(?:env(?:\.\w+)?|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"')
-
-
-_checked: dict[str, dict] = {}
 
 
 def _params() -> list:
@@ -49,190 +21,9 @@ def _params() -> list:
     ]
 
 
-# Answers whose dependencies, together, cover every choice: the shared check environments.
-SUPERSET_ANSWERS = [
-    {"broker": "sqs", "result_backend": "redis", "beat_scheduler": "redbeat", "use_flower": True},
-    {"broker": "rabbitmq", "result_backend": "django-db", "beat_scheduler": "django-db"},
-]
-
-
-@pytest.fixture(scope="session")
-def shared_requirements(render, tmp_path_factory) -> dict[str, list[str]]:
-    """Per Django version, the union of the dependencies of every combination."""
-    union = {}
-    for django_version in ("5.2", "6.0"):
-        lines = set()
-        for answers in SUPERSET_ANSWERS:
-            dest = tmp_path_factory.mktemp("superset")
-            project = render({**answers, "django_version": django_version}, dest / "p")
-            lines |= set(project_requirements(project))
-        union[django_version] = sorted(lines)
-    return union
-
-
 @pytest.mark.parametrize("combo", _params())
 def test_combination_renders_a_sound_project(
     combo: Combination, render, shared_requirements, tmp_path: Path
 ) -> None:
-    answers = combo.answers()
-    slug = PROJECT_NAMES[answers["project_name"]]
-    project = render(answers, tmp_path / "project")
-
-    assert_no_leftover_jinja(project)
-    assert_answers_recorded(project, combo)
-    assert_only_chosen_files(project, combo)
-    procfile = read_procfile(project)
-    assert_process_table(procfile, combo)
-    declared = project_requirements(project)
-    assert_dependencies_declared(project, slug, answers, declared)
-    shared = shared_requirements[answers["django_version"]]
-    assert_within(declared, shared)
-
-    reports = checked(project, combo, shared)
-    for mode in MODES:
-        assert_doctrine(reports[mode], combo, slug)
-    assert reports["production"]["debug"] is False
-    if combo.broker == "sqs":
-        # Production long-polls for 10 s (fewer billed empty receives); the suite for 1 s.
-        waits = [reports[mode]["broker_transport_options"]["wait_time_seconds"] for mode in MODES]
-        assert waits == [1, 10]
-    assert_workers_match_queue_table(project, procfile)
-    if answers["deploy"] != "none":
-        assert_dockerfile(project, answers["python_version"], procfile)
-        assert_dockerignore(project)
-    if answers["deploy"] in ("compose", "both"):
-        assert_compose(project, answers, procfile)
-    if answers["deploy"] in ("kubernetes", "both"):
-        assert_kubernetes(project, answers, procfile)
-
-
-# --- files -----------------------------------------------------------------------------------
-
-
-def assert_no_leftover_jinja(project: Path) -> None:
-    leftovers = []
-    for path in project.rglob("*"):
-        if path.is_file():
-            text = path.read_text(errors="replace")
-            leftovers += [
-                f"{path.relative_to(project)}: {m.group()}" for m in LEFTOVER_JINJA.finditer(text)
-            ]
-        if path.suffix == ".jinja" or "{{" in path.name:
-            leftovers.append(f"unrendered file name: {path.relative_to(project)}")
-    assert not leftovers, leftovers
-
-
-def assert_answers_recorded(project: Path, combo: Combination) -> None:
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    for key, value in combo.answers().items():
-        assert answers[key] == value, key
-    # Computed values are derived anew on every render, never stored.
-    assert not {"queue_specs", "processes", "default_queue"} & answers.keys()
-
-
-def assert_only_chosen_files(project: Path, combo: Combination) -> None:
-    answers = combo.answers()
-    assert (project / "config" / "flower.py").exists() == answers["use_flower"]
-    assert (project / ".github" / "workflows" / "ci.yml").exists() == (answers["ci"] == "github")
-    assert (project / ".gitlab-ci.yml").exists() == (answers["ci"] == "gitlab")
-    for image_file in ("Dockerfile", ".dockerignore"):
-        assert (project / image_file).exists() == (answers["deploy"] != "none")
-    for compose_file in COMPOSE_FILES:
-        assert (project / compose_file).exists() == (answers["deploy"] in ("compose", "both"))
-    kubernetes = answers["deploy"] in ("kubernetes", "both")
-    assert (project / "kubernetes" / "base" / "kustomization.yaml").exists() == kubernetes
-    assert not list(project.rglob("_partials")), "template partials must not be rendered"
-    gitignore = (project / ".gitignore").read_text().split()
-    assert ".env" in gitignore and (project / ".env").exists()
-    env = (project / ".env").read_text()
-    example = (project / ".env.example").read_text()
-    secret = re.search(r"^DJANGO_SECRET_KEY=(\w+)$", env, re.M).group(1)
-    assert len(secret) >= 50 and len(set(secret)) > 5 and secret not in example
-    # Every variable the project reads is documented in .env.example.
-    read = set()
-    for path in [*project.glob("config/**/*.py")]:
-        read |= set(ENV_READ.findall(path.read_text()))
-    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, re.M))
-    assert read and read <= documented, read - documented
-
-
-# --- process table ---------------------------------------------------------------------------
-
-
-def assert_process_table(procfile: dict[str, str], combo: Combination) -> None:
-    queues = TOPOLOGY_QUEUES[combo.queue_topology]
-    expected = {"release", "web", *(f"worker-{q}" for q in queues)}
-    if combo.beat_scheduler != "none":
-        expected.add("beat")
-    if combo.answers()["use_flower"]:
-        expected.add("flower")
-    assert set(procfile) == expected
-    for queue in queues:
-        command = procfile[f"worker-{queue}"]
-        assert command.startswith("celery -A config worker ")
-        assert f"--queues {queue} " in command and "--events" in command
-        hard = int(re.search(r"--time-limit (\d+)", command).group(1))
-        soft = int(re.search(r"--soft-time-limit (\d+)", command).group(1))
-        assert soft < hard < RABBITMQ_CONSUMER_TIMEOUT
-    assert procfile["release"] == "python manage.py migrate --noinput"
-    assert procfile["web"].startswith("gunicorn config.wsgi:application")
-    if "flower" in procfile:
-        assert "--conf=config/flower.py" in procfile["flower"]
-
-
-def assert_workers_match_queue_table(project: Path, procfile: dict[str, str]) -> None:
-    """config/queues.py and the Procfile come from one definition: they must agree."""
-    namespace: dict = {}
-    exec((project / "config" / "queues.py").read_text(), namespace)
-    for name, spec in namespace["QUEUES"].items():
-        command = procfile[f"worker-{name}"]
-        assert f"--concurrency {spec['concurrency']} " in command
-        assert f"--prefetch-multiplier {spec['prefetch_multiplier']} " in command
-        assert f"--soft-time-limit {spec['soft_time_limit']} " in command
-        assert f"--time-limit {spec['time_limit']} " in command
-
-
-# --- static checks, shared by identical projects ---------------------------------------------
-
-
-def checked_files_digest(project: Path, python_version: str) -> str:
-    digest = hashlib.sha256(python_version.encode())
-    for path in sorted(project.rglob("*.py")) + [project / "pyproject.toml"]:
-        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def checked(project: Path, combo: Combination, requirements: list[str]) -> dict:
-    python_version = combo.answers()["python_version"]
-    key = checked_files_digest(project, python_version)
-    if key not in _checked:
-        venv = venv_with(requirements, python_version)
-        _checked[key] = run_checks(project, combo, venv)
-    return _checked[key]
-
-
-def run(command: list, project: Path, env: dict | None = None) -> str:
-    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-def run_checks(project: Path, combo: Combination, venv: Path) -> dict:
-    run([venv / "bin" / "ruff", "check", "--no-cache", "."], project)
-    run([venv / "bin" / "ruff", "format", "--check", "--no-cache", "."], project)
-    # No PYTHONDONTWRITEBYTECODE: the first check in an environment writes its bytecode, the
-    # next ones reuse it (compiling everything at install costs more than it saves).
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "DJANGO_SECRET_KEY": "k" + hashlib.sha256(b"render-check").hexdigest(),
-        "DJANGO_ALLOWED_HOSTS": "example.com",
-        "DATABASE_URL": "postgres://127.0.0.1:5432/cdc_render_check",
-        "CELERY_BROKER_URL": BROKER_URLS[combo.broker],
-        "CELERY_RESULT_BACKEND": RESULT_BACKEND_URL,
-        "PAYMENTS_WEBHOOK_SECRET": "render-check",
-        "FLOWER_BASIC_AUTH": "admin:render-check",
-    }
-    out = run([venv / "bin" / "python", INSPECT], project, env)
-    return json.loads(out.strip().splitlines()[-1])
+    project = render(combo.answers(), tmp_path / "project")
+    assert_sound_project(project, combo, shared_requirements)

@@ -1,0 +1,240 @@
+"""`copier update` carries a project generated at the previous release to the one under test.
+
+A temporary clone of this repository is tagged with every release in CHANGELOG.md, and the
+working tree is committed on top as the version under work. Each project is generated at the
+previous release, committed, edited as a team would edit it, committed again, and updated.
+"""
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+from test_ci_files import check_update_commands
+
+from matrix import DEPLOY_TARGETS, PROJECT_NAMES, Combination, varied
+from releases import (
+    REPO,
+    assert_changelog_is_consistent,
+    current_version,
+    git,
+    releases,
+    tagged_clone,
+)
+from sound_project import assert_sound_project
+
+pytestmark = pytest.mark.matrix
+
+# Every broker, every Beat scheduler and every deploy answer at least once.
+REPRESENTATIVE = [
+    Combination("redis", "redis", "redbeat", "priority", "both"),
+    Combination("rabbitmq", "rpc", "django-db", "workload", "kubernetes"),
+    Combination("sqs", "django-db", "static", "single", "compose"),
+    Combination("redis", "none", "none", "custom", "none"),
+]
+CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
+# Generated per copy (fresh secrets), and never rewritten by an update.
+PER_COPY = {".env"}
+
+
+@pytest.fixture(scope="session")
+def template_repo(template_src: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tagged_clone(tmp_path_factory.mktemp("template-git") / "repo", template_src)
+
+
+def previous_release() -> str:
+    return next(r.version for r in releases() if r.commit)
+
+
+def legacy_answers(combo: Combination) -> dict:
+    """The combination's answers as releases before 0.2.0 asked them (`deploy`, one value)."""
+    answers = combo.answers()
+    del answers["deploy_targets"]
+    return {**answers, "deploy": combo.deploy}
+
+
+def copy_at(repo: Path, version: str, answers: dict, dest: Path) -> Path:
+    copier.run_copy(str(repo), str(dest), data=answers, vcs_ref=version, defaults=True, quiet=True)
+    return dest
+
+
+def commit_all(project: Path, message: str) -> None:
+    if not (project / ".git").exists():
+        git("init", "--quiet", "--initial-branch", "main", cwd=project)
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "--no-verify", "-m", message, cwd=project)
+
+
+def update(project: Path, **options) -> None:
+    copier.run_update(
+        str(project),
+        defaults=True,
+        overwrite=True,
+        quiet=True,
+        unsafe=True,  # the same as --trust: migrations run commands
+        conflict="inline",
+        **options,
+    )
+
+
+def make_user_edits(project: Path, slug: str) -> dict[str, str]:
+    """A new app, a changed setting, an edited README line; returns path -> text it must hold."""
+    app = project / slug / "invoices"
+    app.mkdir()
+    (app / "__init__.py").write_text("")
+    apps_py = (
+        "from django.apps import AppConfig\n\n\n"
+        "class InvoicesConfig(AppConfig):\n"
+        f'    name = "{slug}.invoices"\n'
+    )
+    (app / "apps.py").write_text(apps_py)
+    settings = project / "config" / "settings" / "base.py"
+    text = settings.read_text()
+    payments = f'    "{slug}.payments",\n'
+    assert payments in text and 'LANGUAGE_CODE = "en-us"' in text
+    text = text.replace(payments, payments + f'    "{slug}.invoices",\n')
+    settings.write_text(text.replace('LANGUAGE_CODE = "en-us"', 'LANGUAGE_CODE = "en-gb"'))
+    readme = project / "README.md"
+    lines = readme.read_text().splitlines(keepends=True)
+    lines[0] = lines[0].rstrip("\n") + ": the billing team's service\n"
+    readme.write_text("".join(lines))
+    return {
+        f"{slug}/invoices/apps.py": apps_py,
+        f"{slug}/invoices/__init__.py": "",
+        "config/settings/base.py": f'    "{slug}.invoices",\n',
+        "README.md": lines[0],
+    }
+
+
+def assert_no_conflicts(project: Path) -> None:
+    rejects = [p for p in project.rglob("*.rej") if ".git" not in p.parts]
+    assert not rejects, rejects
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            text = path.read_text(errors="replace")
+            assert not any(m in text for m in CONFLICT_MARKERS), path
+
+
+def assert_edits_survive(project: Path, edits: dict[str, str]) -> None:
+    for name, expected in edits.items():
+        text = (project / name).read_text()
+        assert expected in text, f"{name} lost the user's edit {expected!r}"
+    assert 'LANGUAGE_CODE = "en-gb"' in (project / "config" / "settings" / "base.py").read_text()
+
+
+def tree(project: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(project)): p.read_bytes()
+        for p in project.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(project).parts
+    }
+
+
+def assert_same_tree_as(project: Path, fresh: Path, edited: set[str]) -> None:
+    """The updated project is a fresh copy with the same answers, the user's edits aside."""
+    ours, theirs = tree(project), tree(fresh)
+    assert set(theirs) <= set(ours), sorted(set(theirs) - set(ours))
+    assert set(ours) - set(theirs) <= edited, sorted(set(ours) - set(theirs) - edited)
+    differing = sorted(n for n in theirs if n not in edited | PER_COPY and ours[n] != theirs[n])
+    assert not differing, differing
+
+
+def test_changelog_lists_pep440_releases_newest_first() -> None:
+    assert_changelog_is_consistent()
+
+
+def test_each_migration_is_for_a_listed_release_and_its_script_exists() -> None:
+    config = yaml.safe_load(
+        Path(__file__).resolve().parent.parent.joinpath("copier.yml").read_text()
+    )
+    versions = {r.version for r in releases()}
+    for migration in config["_migrations"]:
+        assert migration["version"] in versions, migration
+        script = migration["command"][1].replace("{{ _copier_conf.src_path }}/", "")
+        assert (REPO / script).is_file(), script
+
+
+@pytest.mark.parametrize("combo", REPRESENTATIVE, ids=lambda c: c.id)
+def test_update_from_the_previous_release_keeps_user_edits(
+    combo: Combination, template_repo: Path, shared_requirements, tmp_path: Path
+) -> None:
+    slug = PROJECT_NAMES[combo.answers()["project_name"]]
+    project = copy_at(template_repo, previous_release(), legacy_answers(combo), tmp_path / "p")
+    commit_all(project, "generated")
+    edits = make_user_edits(project, slug)
+    commit_all(project, "the team's edits")
+
+    env = (project / ".env").read_bytes()
+    update(project)
+
+    assert (project / ".env").read_bytes() == env, "an update must never rewrite .env"
+    assert_no_conflicts(project)
+    assert_edits_survive(project, edits)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == current_version()
+    # The 0.2.0 migration moved the answer.
+    assert "deploy" not in answers
+    assert answers["deploy_targets"] == DEPLOY_TARGETS[combo.deploy]
+    fresh = copy_at(template_repo, current_version(), combo.answers(), tmp_path / "fresh")
+    assert_same_tree_as(project, fresh, set(edits))
+    assert_sound_project(project, combo, shared_requirements)
+
+
+def test_changing_answers_through_update_gives_a_fresh_copy(
+    template_repo: Path, shared_requirements, tmp_path: Path
+) -> None:
+    # The same varied answers (Python, Django, name...) on both sides.
+    pinned = varied("redis-redis-django_db-priority")
+    before = Combination("redis", "redis", "django-db", "priority", "compose", extra=pinned)
+    after = Combination("rabbitmq", "redis", "django-db", "priority", "both", extra=pinned)
+    slug = PROJECT_NAMES[pinned["project_name"]]
+    project = copy_at(template_repo, current_version(), before.answers(), tmp_path / "p")
+    commit_all(project, "generated")
+    edits = make_user_edits(project, slug)
+    commit_all(project, "the team's edits")
+
+    env = (project / ".env").read_bytes()
+    update(
+        project,
+        vcs_ref=current_version(),  # the same release: only the answers change
+        data={"broker": "rabbitmq", "deploy_targets": ["compose", "kubernetes"]},
+    )
+
+    # .env keeps its secrets and its URLs: the message after the update says to edit them.
+    assert (project / ".env").read_bytes() == env
+    assert_no_conflicts(project)
+    assert_edits_survive(project, edits)
+    fresh = copy_at(template_repo, current_version(), after.answers(), tmp_path / "fresh")
+    assert_same_tree_as(project, fresh, set(edits))
+    assert_sound_project(project, after, shared_requirements)
+
+
+def test_scheduled_check_reports_a_newer_release(template_src: Path, tmp_path: Path) -> None:
+    """The generated CI's check-update commands, run with the suite's copier."""
+    # A clone of its own: this test releases a newer version in it.
+    template_repo = tagged_clone(tmp_path / "repo", template_src)
+    combo = Combination("redis", "redis", "django-db", "priority", extra={"ci": "github"})
+    project = copy_at(template_repo, current_version(), combo.answers(), tmp_path / "p")
+    commit_all(project, "generated")
+    copier_bin = str(Path(sys.executable).with_name("copier"))
+    commands = [
+        shlex.split(c.replace(f"uvx --from copier=={copier.__version__} copier", copier_bin))
+        for c in check_update_commands(project)
+    ]
+    assert all(c[0] == copier_bin for c in commands), commands
+
+    def run_check() -> list[subprocess.CompletedProcess]:
+        return [subprocess.run(c, cwd=project, capture_output=True, text=True) for c in commands]
+
+    show, fail = run_check()
+    assert (show.returncode, fail.returncode) == (0, 0), show.stderr + fail.stderr
+    assert "up-to-date" in show.stdout
+    newer = "99.0.0"
+    git("commit", "--quiet", "--allow-empty", "-m", "a newer release", cwd=template_repo)
+    git("tag", newer, cwd=template_repo)
+    show, fail = run_check()
+    assert show.returncode == 0 and f"latest version is {newer}" in show.stdout, show.stdout
+    assert fail.returncode == 2, fail.stdout + fail.stderr
