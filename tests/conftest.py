@@ -1,5 +1,6 @@
 """Fixtures shared by the template's tests: the template as released, and rendering from it."""
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -9,8 +10,13 @@ import copier
 import pytest
 
 from project_env import project_requirements
+from releases import GIT_IDENTITY, tagged_clone
 
 REPO = Path(__file__).resolve().parent.parent
+# Copier commits in its own temporary repositories during an update: give git an identity where
+# the machine has none.
+for _name, _value in GIT_IDENTITY.items():
+    os.environ.setdefault(_name, _value)
 
 Render = Callable[..., Path]
 
@@ -36,6 +42,12 @@ def template_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     return dest
+
+
+@pytest.fixture(scope="session")
+def template_repo(template_src: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository tagged with every release, the working tree as the newest."""
+    return tagged_clone(tmp_path_factory.mktemp("template-git") / "repo", template_src)
 
 
 @pytest.fixture(scope="session")

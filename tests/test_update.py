@@ -5,6 +5,7 @@ working tree is committed on top as the version under work. Each project is gene
 previous release, committed, edited as a team would edit it, committed again, and updated.
 """
 
+import importlib.util
 import shlex
 import subprocess
 import sys
@@ -13,7 +14,6 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from test_ci_files import check_update_commands
 
 from matrix import DEPLOY_TARGETS, PROJECT_NAMES, Combination, varied
 from releases import (
@@ -25,6 +25,7 @@ from releases import (
     tagged_clone,
 )
 from sound_project import assert_sound_project
+from test_ci_files import check_update_commands
 
 pytestmark = pytest.mark.matrix
 
@@ -38,11 +39,6 @@ REPRESENTATIVE = [
 CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 # Generated per copy (fresh secrets), and never rewritten by an update.
 PER_COPY = {".env"}
-
-
-@pytest.fixture(scope="session")
-def template_repo(template_src: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tagged_clone(tmp_path_factory.mktemp("template-git") / "repo", template_src)
 
 
 def previous_release() -> str:
@@ -238,3 +234,35 @@ def test_scheduled_check_reports_a_newer_release(template_src: Path, tmp_path: P
     show, fail = run_check()
     assert show.returncode == 0 and f"latest version is {newer}" in show.stdout, show.stdout
     assert fail.returncode == 2, fail.stdout + fail.stderr
+
+
+def load_migration(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("compose", "[compose]"),
+        ("kubernetes", "[kubernetes]"),
+        ("both", "[compose, kubernetes]"),
+        ("'none'", "[]"),
+    ],
+)
+def test_deploy_migration_rewrites_that_answer_only(old: str, new: str) -> None:
+    migrate = load_migration("migrate_0_2_0_deploy_targets").migrate
+    text = f"# header\n_commit: 0.1.0\nbroker: redis\ndeploy: {old}\nuse_flower: true\n"
+    migrated = migrate(text)
+    assert migrated == text.replace(f"deploy: {old}", f"deploy_targets: {new}")
+    assert yaml.safe_load(migrated)["deploy_targets"] == yaml.safe_load(new)
+    # Run again (or on a newer answers file): nothing to do.
+    assert migrate(migrated) == migrated
+
+
+def test_deploy_migration_refuses_an_unknown_answer() -> None:
+    migrate = load_migration("migrate_0_2_0_deploy_targets").migrate
+    with pytest.raises(SystemExit, match="deploy_targets: \\[compose\\]"):
+        migrate("deploy: helm\n")
