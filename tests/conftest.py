@@ -10,9 +10,8 @@ import copier
 import pytest
 
 from project_env import project_requirements
-from releases import GIT_IDENTITY, tagged_clone
+from releases import GIT_IDENTITY, REPO, tagged_clone
 
-REPO = Path(__file__).resolve().parent.parent
 # Copier commits in its own temporary repositories during an update: give git an identity where
 # the machine has none.
 for _name, _value in GIT_IDENTITY.items():

@@ -8,11 +8,11 @@ Copier), except the slug, which Cookiecutter needs for the folder's name.
 """
 
 import json
-from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from releases import REPO
+
 DERIVED = "auto"
 # Cookiecutter names the project folder after the slug before Copier runs, so it derives one.
 SLUG = "{{ cookiecutter.project_name | slugify(separator='_') }}"

@@ -6,7 +6,6 @@ carries too. The tests tag a temporary clone from these headings rather than rel
 repository's own tags, which a clone of main may not have fetched.
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -22,7 +21,8 @@ HEADING = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2}), commit (?P<commit>[0-9a-f]{40}))\)$",
     re.MULTILINE,
 )
-# Who commits in the temporary clones and projects, where the machine has no git identity.
+# Who commits in the temporary clones and projects, where the machine has no git identity
+# (conftest.py puts it in the environment, for Copier's own commits too).
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "copier-django-celery tests",
     "GIT_AUTHOR_EMAIL": "tests@copier-django-celery.invalid",
@@ -48,8 +48,7 @@ def current_version() -> str:
 
 
 def git(*args: str, cwd: Path) -> str:
-    env = {**os.environ, **{k: os.environ.get(k, v) for k, v in GIT_IDENTITY.items()}}
-    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed in {cwd}:\n{result.stderr}")
     return result.stdout.strip()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from releases import REPO
 
 VARIANTS = [
     {"broker": "redis", "result_backend": "redis", "python_version": "3.12"},

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from matrix import DEPLOY_TARGETS, PROJECT_NAMES, Combination, varied
+from project_tree import assert_no_conflicts, assert_same_tree_as, tree
 from releases import (
     REPO,
     assert_changelog_is_consistent,
@@ -36,9 +37,6 @@ REPRESENTATIVE = [
     Combination("sqs", "django-db", "static", "single", "compose"),
     Combination("redis", "none", "none", "custom", "none"),
 ]
-CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
-# Generated per copy (fresh secrets), and never rewritten by an update.
-PER_COPY = {".env"}
 
 
 def previous_release() -> str:
@@ -76,8 +74,8 @@ def update(project: Path, **options) -> None:
     )
 
 
-def make_user_edits(project: Path, slug: str) -> dict[str, str]:
-    """A new app, a changed setting, an edited README line; returns path -> text it must hold."""
+def make_user_edits(project: Path, slug: str) -> dict[str, tuple[str, ...]]:
+    """A new app, a changed setting, an edited README line; returns path -> texts it must hold."""
     app = project / slug / "invoices"
     app.mkdir()
     (app / "__init__.py").write_text("")
@@ -98,44 +96,41 @@ def make_user_edits(project: Path, slug: str) -> dict[str, str]:
     lines[0] = lines[0].rstrip("\n") + ": the billing team's service\n"
     readme.write_text("".join(lines))
     return {
-        f"{slug}/invoices/apps.py": apps_py,
-        f"{slug}/invoices/__init__.py": "",
-        "config/settings/base.py": f'    "{slug}.invoices",\n',
-        "README.md": lines[0],
+        f"{slug}/invoices/apps.py": (apps_py,),
+        f"{slug}/invoices/__init__.py": ("",),
+        "config/settings/base.py": (f'    "{slug}.invoices",\n', 'LANGUAGE_CODE = "en-gb"'),
+        "README.md": (lines[0],),
     }
 
 
-def assert_no_conflicts(project: Path) -> None:
-    rejects = [p for p in project.rglob("*.rej") if ".git" not in p.parts]
-    assert not rejects, rejects
-    for path in project.rglob("*"):
-        if path.is_file() and ".git" not in path.parts:
-            text = path.read_text(errors="replace")
-            assert not any(m in text for m in CONFLICT_MARKERS), path
-
-
-def assert_edits_survive(project: Path, edits: dict[str, str]) -> None:
+def assert_edits_survive(files: dict[str, bytes], edits: dict[str, tuple[str, ...]]) -> None:
     for name, expected in edits.items():
-        text = (project / name).read_text()
-        assert expected in text, f"{name} lost the user's edit {expected!r}"
-    assert 'LANGUAGE_CODE = "en-gb"' in (project / "config" / "settings" / "base.py").read_text()
+        text = files[name].decode()
+        for piece in expected:
+            assert piece in text, f"{name} lost the user's edit {piece!r}"
 
 
-def tree(project: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(project)): p.read_bytes()
-        for p in project.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(project).parts
-    }
+def generate_and_edit(repo: Path, version: str, answers: dict, slug: str, dest: Path):
+    """A project generated at `version` and committed, then edited by its team and committed;
+    returns it, the team's edits, and its .env."""
+    project = copy_at(repo, version, answers, dest)
+    commit_all(project, "generated")
+    edits = make_user_edits(project, slug)
+    commit_all(project, "the team's edits")
+    return project, edits, (project / ".env").read_bytes()
 
 
-def assert_same_tree_as(project: Path, fresh: Path, edited: set[str]) -> None:
-    """The updated project is a fresh copy with the same answers, the user's edits aside."""
-    ours, theirs = tree(project), tree(fresh)
-    assert set(theirs) <= set(ours), sorted(set(theirs) - set(ours))
-    assert set(ours) - set(theirs) <= edited, sorted(set(ours) - set(theirs) - edited)
-    differing = sorted(n for n in theirs if n not in edited | PER_COPY and ours[n] != theirs[n])
-    assert not differing, differing
+def assert_updated_like_a_fresh_copy(
+    project: Path, edits: dict, env: bytes, repo: Path, combo: Combination, shared, dest: Path
+) -> None:
+    """No conflicts, the edits and .env kept, a fresh copy's tree, the render-tier checks."""
+    assert (project / ".env").read_bytes() == env, "an update must never rewrite .env"
+    files = tree(project)
+    assert_no_conflicts(files)
+    assert_edits_survive(files, edits)
+    fresh = copy_at(repo, current_version(), combo.answers(), dest)
+    assert_same_tree_as(files, tree(fresh), set(edits))
+    assert_sound_project(project, combo, shared)
 
 
 def test_changelog_lists_pep440_releases_newest_first() -> None:
@@ -143,9 +138,7 @@ def test_changelog_lists_pep440_releases_newest_first() -> None:
 
 
 def test_each_migration_is_for_a_listed_release_and_its_script_exists() -> None:
-    config = yaml.safe_load(
-        Path(__file__).resolve().parent.parent.joinpath("copier.yml").read_text()
-    )
+    config = yaml.safe_load((REPO / "copier.yml").read_text())
     versions = {r.version for r in releases()}
     for migration in config["_migrations"]:
         assert migration["version"] in versions, migration
@@ -158,25 +151,20 @@ def test_update_from_the_previous_release_keeps_user_edits(
     combo: Combination, template_repo: Path, shared_requirements, tmp_path: Path
 ) -> None:
     slug = PROJECT_NAMES[combo.answers()["project_name"]]
-    project = copy_at(template_repo, previous_release(), legacy_answers(combo), tmp_path / "p")
-    commit_all(project, "generated")
-    edits = make_user_edits(project, slug)
-    commit_all(project, "the team's edits")
+    project, edits, env = generate_and_edit(
+        template_repo, previous_release(), legacy_answers(combo), slug, tmp_path / "p"
+    )
 
-    env = (project / ".env").read_bytes()
     update(project)
 
-    assert (project / ".env").read_bytes() == env, "an update must never rewrite .env"
-    assert_no_conflicts(project)
-    assert_edits_survive(project, edits)
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == current_version()
     # The 0.2.0 migration moved the answer.
     assert "deploy" not in answers
     assert answers["deploy_targets"] == DEPLOY_TARGETS[combo.deploy]
-    fresh = copy_at(template_repo, current_version(), combo.answers(), tmp_path / "fresh")
-    assert_same_tree_as(project, fresh, set(edits))
-    assert_sound_project(project, combo, shared_requirements)
+    assert_updated_like_a_fresh_copy(
+        project, edits, env, template_repo, combo, shared_requirements, tmp_path / "fresh"
+    )
 
 
 def test_changing_answers_through_update_gives_a_fresh_copy(
@@ -187,12 +175,10 @@ def test_changing_answers_through_update_gives_a_fresh_copy(
     before = Combination("redis", "redis", "django-db", "priority", "compose", extra=pinned)
     after = Combination("rabbitmq", "redis", "django-db", "priority", "both", extra=pinned)
     slug = PROJECT_NAMES[pinned["project_name"]]
-    project = copy_at(template_repo, current_version(), before.answers(), tmp_path / "p")
-    commit_all(project, "generated")
-    edits = make_user_edits(project, slug)
-    commit_all(project, "the team's edits")
+    project, edits, env = generate_and_edit(
+        template_repo, current_version(), before.answers(), slug, tmp_path / "p"
+    )
 
-    env = (project / ".env").read_bytes()
     update(
         project,
         vcs_ref=current_version(),  # the same release: only the answers change
@@ -200,12 +186,9 @@ def test_changing_answers_through_update_gives_a_fresh_copy(
     )
 
     # .env keeps its secrets and its URLs: the message after the update says to edit them.
-    assert (project / ".env").read_bytes() == env
-    assert_no_conflicts(project)
-    assert_edits_survive(project, edits)
-    fresh = copy_at(template_repo, current_version(), after.answers(), tmp_path / "fresh")
-    assert_same_tree_as(project, fresh, set(edits))
-    assert_sound_project(project, after, shared_requirements)
+    assert_updated_like_a_fresh_copy(
+        project, edits, env, template_repo, after, shared_requirements, tmp_path / "fresh"
+    )
 
 
 def test_scheduled_check_reports_a_newer_release(template_src: Path, tmp_path: Path) -> None:
