@@ -39,3 +39,8 @@ def tested_block(readme: Path | str, name: str) -> list[str]:
     if name not in blocks:
         raise AssertionError(f"the README has no block marked `<!-- tested: {name} -->`: {blocks}")
     return blocks[name]
+
+
+# Helpers, not tests: pytest would collect these names in a test module that imports them.
+tested_blocks.__test__ = False  # type: ignore[attr-defined]
+tested_block.__test__ = False  # type: ignore[attr-defined]
