@@ -15,9 +15,10 @@ from pathlib import Path
 import copier
 import yaml
 
-from locking import UV_ENV, assert_locked, dependency_key, run_lock_hook
+from locking import UV_ENV, assert_locked, dependency_key, locked_versions, run_lock_hook
 from matrix import Combination, runtime_combinations
-from releases import REPO
+from releases import REPO, current_version
+from test_update import commit_all, copy_at, update
 
 # pyproject.toml and the versions it imports: neither reads the deployment answer, so the four
 # deploy_targets of a runtime combination render the same dependencies.
@@ -161,3 +162,27 @@ def test_lock_runs_at_copy_and_after_every_update() -> None:
     assert config["_tasks"] == [{"command": command, "when": "{{ _copier_operation == 'copy' }}"}]
     relocks = [m for m in config["_migrations"] if m["command"] == command]
     assert relocks == [{"command": command, "when": "{{ _stage == 'after' }}"}]
+
+
+def test_update_relocks_the_merged_dependencies(template_repo: Path, tmp_path: Path) -> None:
+    """An update that changes the template's dependencies, on a project whose team added one of
+    its own: the lock is recomputed after the team's diff is applied, so it holds both."""
+    combo = Combination("redis", "redis", "django-db", "priority", extra={"use_flower": True})
+    project = copy_at(template_repo, current_version(), combo.answers(), tmp_path / "p")
+    assert "flower" in locked_versions(project)
+    commit_all(project, "generated")
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    assert "dependencies = [\n" in text
+    pyproject.write_text(
+        text.replace("dependencies = [\n", 'dependencies = [\n    "six==1.17.0",\n')
+    )
+    run_lock_hook(project)  # the team locks after its change, as the README says
+    commit_all(project, "the team's dependency")
+
+    update(project, vcs_ref=current_version(), data={"use_flower": False})
+
+    assert '"six==1.17.0"' in pyproject.read_text() and "flower" not in pyproject.read_text()
+    assert_locked(project)
+    locked = locked_versions(project)
+    assert locked["six"] == "1.17.0" and "flower" not in locked
