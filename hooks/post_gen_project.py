@@ -42,6 +42,9 @@ def main() -> None:
             defaults=True,
             overwrite=True,
             quiet=True,
+            # Copier's --trust: its task locks the dependencies into uv.lock, as `copier copy
+            # --trust` does. Cookiecutter has run this template's own hook already.
+            unsafe=True,
         )
     except ValueError as error:  # an answer refused by copier.yml's validators
         sys.exit(f"copier-django-celery refused an answer: {error}")

@@ -87,5 +87,5 @@ def assert_dockerfile(project: Path, python_version: str, procfile: dict[str, st
 def assert_dockerignore(project: Path) -> None:
     """The build context leaves out secrets, the local environment and git's history."""
     ignored = (project / ".dockerignore").read_text().split()
-    assert {".env", ".git", ".venv"} <= set(ignored), ignored
+    assert {".env", ".git", ".venv", "**/secrets.env"} <= set(ignored), ignored
     assert "!.env.example" in ignored  # documents the variables, holds no secret

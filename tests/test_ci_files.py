@@ -55,7 +55,7 @@ def test_ci_file_matches_its_schema(rendered, ci) -> None:
 
 
 @pytest.mark.parametrize("ci", CI_FILES)
-def test_ci_runs_lint_types_migrations_and_tests(rendered, ci) -> None:
+def test_ci_syncs_the_lock_and_runs_lint_types_migrations_and_tests(rendered, ci) -> None:
     for project in rendered[ci]:
         text = (project / CI_FILES[ci]).read_text()
         for step in (
@@ -66,6 +66,9 @@ def test_ci_runs_lint_types_migrations_and_tests(rendered, ci) -> None:
             "pytest",
         ):
             assert f"uv run {step}" in text or f"uv run python manage.py {step}" in text, step
+        # Installs exactly uv.lock: a missing or stale lock fails CI, as it fails the image build.
+        syncs = re.findall(r"uv sync\b[^\n#]*", text)
+        assert syncs and all(s.split()[2:] == ["--locked"] for s in syncs), syncs
         config = yaml.safe_load(text)
         answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
         uses_redis = "redis" in (answers["broker"], answers["result_backend"])

@@ -65,10 +65,18 @@ def test_cookiecutter_gives_the_copier_tree(name, template_repo: Path, tmp_path:
     project = run_cookiecutter(template_repo, answers, tmp_path / "cookiecutter")
     copied = tmp_path / "copier"
     copier.run_copy(
-        str(template_repo), str(copied), data=answers, vcs_ref="HEAD", defaults=True, quiet=True
+        str(template_repo),
+        str(copied),
+        data=answers,
+        vcs_ref="HEAD",
+        defaults=True,
+        quiet=True,
+        unsafe=True,  # --trust: both sides lock the dependencies
     )
     ours, theirs = tree(project), tree(copied)
     assert_same_tree_as(ours, theirs, edited=set())
+    # The hook hands Copier --trust: its task locked the dependencies, as on the Copier side.
+    assert "uv.lock" in ours
     # Only the secrets generated for each copy differ.
     assert ours[".env"] != theirs[".env"]
     env_names = [
