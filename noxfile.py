@@ -37,8 +37,10 @@ def render(session: nox.Session) -> None:
     """Render this checkout with the default answers: nox -s render -- DEST [copier args]."""
     session.install(*(r for r in TEST_REQUIREMENTS if r.startswith("copier")))
     dest, *extra = session.posargs or ["../my_project"]
-    # --trust: the copy task locks the project's dependencies (uv.lock).
-    session.run("copier", "copy", "--defaults", "--trust", "--vcs-ref", "HEAD", *extra, ".", dest)
+    # --trust: the copy task locks the project's dependencies (uv.lock). An absolute source, so
+    # that `copier update` in the project finds this checkout again.
+    copy = ["copier", "copy", "--defaults", "--trust", "--vcs-ref", "HEAD"]
+    session.run(*copy, *extra, os.getcwd(), dest)
 
 
 @nox.session(name="boot-quick")
