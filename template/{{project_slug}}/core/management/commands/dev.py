@@ -24,6 +24,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from kombu import Connection
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Long enough for a broker on a slow machine; short enough that a stopped one fails at once.
@@ -44,16 +45,7 @@ class Command(BaseCommand):
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
         emulator_port = sqs_emulator_port()
         if options["sqs_only"]:
-            if not emulator_port:
-                raise CommandError("CELERY_BROKER_URL in .env names no loopback SQS emulator")
-            check_port_free("CELERY_BROKER_URL", emulator_port)
-            emulator = start_sqs_emulator(emulator_port)
-            signal.signal(signal.SIGTERM, lambda signum, frame: emulator.terminate())
-            try:
-                emulator.wait()
-            except KeyboardInterrupt:
-                emulator.terminate()
-                emulator.wait(timeout=30)
+            run_sqs_emulator_only(emulator_port)
             return
         check_ports_free(emulator_port)
         ensure_database()
@@ -127,8 +119,8 @@ def ensure_database() -> None:
             "user": db.get("USER") or None,
             "password": db.get("PASSWORD") or None,
         }
-        kwargs = {key: value for key, value in params.items() if value}
-        return psycopg.connect(connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True, **kwargs)
+        conninfo = make_conninfo(**{key: value for key, value in params.items() if value})
+        return psycopg.connect(conninfo, connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True)
 
     try:
         connect(db["NAME"]).close()
@@ -195,6 +187,19 @@ def start_sqs_emulator(port: int) -> subprocess.Popen:
             raise CommandError(f"the SQS emulator (moto_server) did not start on port {port}")
         time.sleep(0.1)
     return emulator
+
+
+def run_sqs_emulator_only(port: int | None) -> None:
+    if not port:
+        raise CommandError("CELERY_BROKER_URL in .env names no loopback SQS emulator to start")
+    check_port_free("CELERY_BROKER_URL", port)
+    emulator = start_sqs_emulator(port)
+    signal.signal(signal.SIGTERM, lambda signum, frame: emulator.terminate())
+    try:
+        emulator.wait()
+    except KeyboardInterrupt:
+        emulator.terminate()
+        emulator.wait(timeout=30)
 
 
 def procfile_processes() -> dict[str, str]:
