@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from readme_blocks import tested_block
+import readme_blocks
 
 from .services import free_port, postgres_admin, rabbitmq_vhost
 
@@ -183,7 +183,7 @@ def test_readme_commands_bring_up_a_working_stack(broker, render, boot_services,
     readme = project / "README.md"
     leftovers = point_env_at_test_services(project, broker, boot_services["redis"])
     try:
-        [stack_line] = tested_block(readme, "run-locally")
+        [stack_line] = readme_blocks.tested_block(readme, "run-locally")
         port, flower_port = env_value(project, "PORT"), env_value(project, "FLOWER_PORT")
         base, flower = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{flower_port}"
         log = tmp_path / "stack.log"
@@ -195,7 +195,7 @@ def test_readme_commands_bring_up_a_working_stack(broker, render, boot_services,
             assert status == 200 and content_type.startswith("text/css"), (status, content_type)
             assert http(f"{base}/health/ready/")[0] == 200
 
-            [task_line] = tested_block(readme, "send-task")
+            [task_line] = readme_blocks.tested_block(readme, "send-task")
             sent = run(task_line, project, timeout=120)
             assert sent.returncode == 0, sent.stderr[-3000:]
             assert "'hostname': 'worker-" in sent.stdout, sent.stdout
@@ -209,7 +209,7 @@ def test_readme_commands_bring_up_a_working_stack(broker, render, boot_services,
             assert processes_inside(project) == [], "Ctrl-C left processes behind"
 
         if broker == "sqs":
-            [emulator_line] = tested_block(readme, "sqs-emulator")
+            [emulator_line] = readme_blocks.tested_block(readme, "sqs-emulator")
             with background(emulator_line, project, tmp_path / "emulator.log") as emulator:
                 run_tests_block(readme, project)
                 ctrl_c(emulator)
@@ -221,7 +221,7 @@ def test_readme_commands_bring_up_a_working_stack(broker, render, boot_services,
 
 
 def run_tests_block(readme: Path, project: Path) -> None:
-    for line in tested_block(readme, "tests"):
+    for line in readme_blocks.tested_block(readme, "tests"):
         result = run(line, project)
         assert result.returncode == 0, f"{line}\n{result.stdout[-5000:]}{result.stderr[-3000:]}"
 
@@ -230,7 +230,7 @@ def test_preflight_failures_are_one_line(render, boot_services, tmp_path) -> Non
     """A port in use and a stopped service each give one line naming the .env variable."""
     project = render({}, tmp_path / "project")
     leftovers = point_env_at_test_services(project, "redis", boot_services["redis"])
-    [stack_line] = tested_block(project / "README.md", "run-locally")
+    [stack_line] = readme_blocks.tested_block(project / "README.md", "run-locally")
     try:
 
         def fails_with(*words: str) -> None:
