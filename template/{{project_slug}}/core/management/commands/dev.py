@@ -179,7 +179,9 @@ def sqs_emulator_port() -> int | None:
 
 def start_sqs_emulator(port: int) -> subprocess.Popen:
     binary = Path(sys.executable).with_name("moto_server")
-    emulator = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)])
+    # A session of its own: Ctrl-C reaches the workers first, the emulator only once they stopped.
+    command = [str(binary), "-H", "127.0.0.1", "-p", str(port)]
+    emulator = subprocess.Popen(command, start_new_session=True)
     deadline = time.monotonic() + 30
     while port_free(port):
         if emulator.poll() is not None or time.monotonic() > deadline:
