@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from base64 import b64encode
 from collections.abc import Iterator
@@ -131,6 +132,26 @@ def http(url: str, auth: str | None = None) -> tuple[int, str, str]:
         return 0, "", str(error)
 
 
+def assert_admin_login(base: str, project: Path) -> None:
+    """The README's login works: the admin user and password of .env reach the admin index."""
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with browser.open(f"{base}/admin/login/", timeout=10) as response:
+        page = response.read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode(
+        {
+            "csrfmiddlewaretoken": token,
+            "username": env_value(project, "DJANGO_SUPERUSER_USERNAME"),
+            "password": env_value(project, "DJANGO_SUPERUSER_PASSWORD"),
+            "next": "/admin/",
+        }
+    ).encode()
+    login = urllib.request.Request(f"{base}/admin/login/", data=form, headers={"Referer": base})
+    with browser.open(login, timeout=10) as response:
+        assert response.url == f"{base}/admin/", response.url
+        assert "Site administration" in response.read().decode()
+
+
 def wait_for_http(url: str, stack: subprocess.Popen, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while http(url)[0] != 200:
@@ -194,6 +215,7 @@ def test_readme_commands_bring_up_a_working_stack(broker, render, boot_services,
             status, content_type, _ = http(base + stylesheet)
             assert status == 200 and content_type.startswith("text/css"), (status, content_type)
             assert http(f"{base}/health/ready/")[0] == 200
+            assert_admin_login(base, project)
 
             [task_line] = readme_blocks.tested_block(readme, "send-task")
             sent = run(task_line, project, timeout=120)
