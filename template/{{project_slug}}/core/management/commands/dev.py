@@ -42,6 +42,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The processes it starts run on local settings (DEBUG, runserver's static files) even
+        # where the shell exports another module; celery's own default is production.
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
         emulator_port = sqs_emulator_port()
         if options["sqs_only"]:
