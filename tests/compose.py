@@ -73,7 +73,12 @@ def consumed_queues(service: dict) -> list[str]:
 def env_secrets(project: Path) -> set[str]:
     """The secret values `copier copy` generated into the project's .env."""
     pairs = [line.split("=", 1) for line in (project / ".env").read_text().splitlines()]
-    return {pair[1] for pair in pairs if len(pair) == 2 and SECRET_NAME.search(pair[0])}
+    # Generated secrets are long tokens; the SQS emulator's dummy credentials (test) are none.
+    return {
+        pair[1]
+        for pair in pairs
+        if len(pair) == 2 and SECRET_NAME.search(pair[0]) and len(pair[1]) >= 16
+    }
 
 
 def assert_compose(project: Path, answers: dict, procfile: dict[str, str]) -> None:
@@ -95,9 +100,14 @@ def assert_services(services: dict, answers: dict, procfile: dict, filename: str
         infrastructure.add("redis")
     if answers["broker"] == "rabbitmq":
         infrastructure.add("rabbitmq")
+    if answers["broker"] == "sqs" and not production:
+        infrastructure.add("sqs")  # the development stack's SQS emulator
     app = {SERVICE_OF.get(name, name): command for name, command in procfile.items()}
+    if not production:
+        # Development: Django's server (reloads, serves static files) instead of gunicorn.
+        app["web"] = "python manage.py runserver 0.0.0.0:8000"
     # One service per process of the Procfile, with its very command line; nothing else but
-    # the database and the broker (SQS has no container).
+    # the database and the broker (SQS has none in production; an emulator in development).
     assert set(services) == set(app) | infrastructure, (filename, sorted(services))
     for service, command in app.items():
         body = services[service]
@@ -107,6 +117,11 @@ def assert_services(services: dict, answers: dict, procfile: dict, filename: str
             assert body["read_only"] is True and body["restart"] in ("unless-stopped", "no")
         else:
             assert body["build"] == "."
+            assert body["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.local"
+            # Only code directories, read-only: a mount over /app would hide the image's .venv.
+            targets = [volume.split(":")[1] for volume in body["volumes"]]
+            assert targets and "/app" not in targets and "/app/.venv" not in targets, targets
+            assert all(volume.endswith(":ro") for volume in body["volumes"]), body["volumes"]
         assert_secrets_interpolated(body.get("environment", {}), filename)
     # Every queue has exactly one worker service, whose health probe names its very node.
     for queue in [name for name in procfile if name.startswith("worker-")]:
