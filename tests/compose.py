@@ -11,6 +11,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from boot.processes import procfile as read_procfile
+
 COMPOSE_FILES = ("compose.yaml", "compose.production.yaml")
 # The compose name of each Procfile process (the release step is the `migrate` service).
 SERVICE_OF = {"release": "migrate"}
@@ -65,9 +67,14 @@ def assert_probe_names_node(probe: str, argv: list[str], broker: str) -> None:
 
 
 def consumed_queues(service: dict) -> list[str]:
-    """The queues a service's command consumes (--queues a,b), none for other processes."""
+    """The queues a service's command consumes (--queues a,b), none for other processes; a
+    command that wraps another (watchfiles runs the worker's line) is read inside too."""
     command = service.get("command", [])
-    return command[command.index("--queues") + 1].split(",") if "--queues" in command else []
+    words = [
+        *command,
+        *(w for argument in command if " " in argument for w in shlex.split(argument)),
+    ]
+    return words[words.index("--queues") + 1].split(",") if "--queues" in words else []
 
 
 def env_secrets(project: Path) -> set[str]:
@@ -83,6 +90,7 @@ def env_secrets(project: Path) -> set[str]:
 
 def assert_compose(project: Path, answers: dict, procfile: dict[str, str]) -> None:
     env_values = env_secrets(project)
+    development = read_procfile(project, "Procfile.dev")
     for filename in COMPOSE_FILES:
         text = (project / filename).read_text()
         document = yaml.safe_load(text)
@@ -90,10 +98,12 @@ def assert_compose(project: Path, answers: dict, procfile: dict[str, str]) -> No
         assert not errors, f"{filename}: {[e.message for e in errors][:5]}"
         # No secret of .env is copied in; secrets come in by interpolation only.
         assert not [value for value in env_values if value in text], f"{filename} holds a secret"
-        assert_services(document["services"], answers, procfile, filename)
+        assert_services(document["services"], answers, procfile, development, filename)
 
 
-def assert_services(services: dict, answers: dict, procfile: dict, filename: str) -> None:
+def assert_services(
+    services: dict, answers: dict, procfile: dict, development: dict, filename: str
+) -> None:
     production = filename == "compose.production.yaml"
     infrastructure = {"postgres"}
     if "redis" in (answers["broker"], answers["result_backend"]):
@@ -104,8 +114,10 @@ def assert_services(services: dict, answers: dict, procfile: dict, filename: str
         infrastructure.add("sqs")  # the development stack's SQS emulator
     app = {SERVICE_OF.get(name, name): command for name, command in procfile.items()}
     if not production:
-        # Development: Django's server (reloads, serves static files) instead of gunicorn.
-        app["web"] = "python manage.py runserver 0.0.0.0:8000"
+        # Development: Procfile.dev's lines (Django's server, workers under watchfiles), the
+        # server listening on the container's interfaces instead of loopback.
+        app |= {name: line for name, line in development.items() if name != "web"}
+        app["web"] = development["web"].replace("127.0.0.1:$PORT", "0.0.0.0:8000")
     # One service per process of the Procfile, with its very command line; nothing else but
     # the database and the broker (SQS has none in production; an emulator in development).
     assert set(services) == set(app) | infrastructure, (filename, sorted(services))
@@ -116,7 +128,8 @@ def assert_services(services: dict, answers: dict, procfile: dict, filename: str
             assert body["image"].startswith("${IMAGE:?"), body["image"]
             assert body["read_only"] is True and body["restart"] in ("unless-stopped", "no")
         else:
-            assert body["build"] == "."
+            # The Dockerfile's dev stage: dev dependencies (watchfiles) on top of the build.
+            assert body["build"] == {"context": ".", "target": "dev"}, body["build"]
             assert body["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.local"
             # Only code directories, read-only: a mount over /app would hide the image's .venv.
             targets = [volume.split(":")[1] for volume in body["volumes"]]

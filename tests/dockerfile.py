@@ -70,6 +70,11 @@ def assert_dockerfile(project: Path, python_version: str, procfile: dict[str, st
     assert any("uv sync --locked --no-dev" in run for run in runs), runs
     copies = [i.arguments for i in build if i.keyword == "COPY"]
     assert copies.index("pyproject.toml uv.lock ./") < copies.index(". ."), copies
+    # compose.yaml's development image: the build stage plus the dev group (watchfiles).
+    dev = stages(dockerfile)["dev"]
+    assert dev[0].arguments == "build AS dev", dev[0]
+    dev_runs = [i.arguments for i in dev if i.keyword == "RUN"]
+    assert any(r.endswith("uv sync --locked --no-install-project") for r in dev_runs), dev_runs
     # No build tools in the final image: it takes only the built /app from the build stage.
     runtime_copies = [i.arguments for i in runtime if i.keyword == "COPY"]
     assert runtime_copies == ["--from=build /app /app"], runtime_copies

@@ -21,10 +21,10 @@ from pathlib import Path
 DRIVER = Path(__file__).with_name("driver.py")
 
 
-def procfile(project: Path) -> dict[str, str]:
-    """The process table: name -> command line."""
+def procfile(project: Path, name: str = "Procfile") -> dict[str, str]:
+    """The process table (or Procfile.dev's development one): name -> command line."""
     table = {}
-    for line in (project / "Procfile").read_text().splitlines():
+    for line in (project / name).read_text().splitlines():
         if line and not line.startswith("#"):
             name, command = line.split(":", 1)
             table[name.strip()] = command.strip()
