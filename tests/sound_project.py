@@ -15,6 +15,7 @@ import pytest
 import yaml
 from inspect_project import MODES
 
+from boot.checks import CELERY_COMMAND, operator_commands
 from boot.processes import procfile as read_procfile
 from compose import COMPOSE_FILES, assert_compose
 from dependencies import assert_dependencies_declared, assert_within
@@ -23,6 +24,7 @@ from doctrine import BROKER_URLS, RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL,
 from kubernetes_manifests import assert_kubernetes
 from matrix import PROJECT_NAMES, TOPOLOGY_DEFAULT_QUEUE, TOPOLOGY_QUEUES, Combination
 from project_env import project_requirements, venv_with
+from readme_blocks import tested_block
 
 INSPECT = Path(__file__).with_name("inspect_project.py")
 # Jinja left in a rendered file; GitHub Actions' own ${{ ... }} expressions are not Jinja.
@@ -63,6 +65,7 @@ def assert_sound_project(project: Path, combo: Combination, shared: dict[str, li
         assert waits == [1, 10]
     assert_workers_match_queue_table(project, procfile)
     assert_routes_documented(project, combo, slug)
+    assert_operator_blocks(project, combo)
     targets = answers["deploy_targets"]
     if targets:
         assert_dockerfile(project, answers["python_version"], procfile)
@@ -192,6 +195,18 @@ def assert_routes_documented(project: Path, combo: Combination, slug: str) -> No
     commented = {task: m["queue"] for m in lines for task in EXAMPLE_TASK.findall(m["what"])}
     assert commented == documented, comment
     assert [m["queue"] for m in lines if "every task without a route" in m["what"]] == [default]
+
+
+def assert_operator_blocks(project: Path, combo: Combination) -> None:
+    """The README's operator commands are those this broker and result backend support (the
+    boot tier runs them in one combination of each pair), and its purge never asks."""
+    readme = project / "README.md"
+    lines = tested_block(readme, "operator-commands")
+    commands = [CELERY_COMMAND.search(line)[1] for line in lines]
+    assert commands == operator_commands(combo.broker, combo.result_backend), lines
+    [purge] = tested_block(readme, "operator-purge")
+    queue = TOPOLOGY_QUEUES[combo.queue_topology][-1]
+    assert purge.startswith(f"celery -A config purge -f -Q {queue} "), purge
 
 
 # --- static checks, shared by identical projects ---------------------------------------------

@@ -261,6 +261,19 @@ def check_unconsumed_queue_turns_health_503(
     assert not any(task_id in log.read_text() for _, task_id in sent for log in logs)
 
 
+# Remote control: what `celery inspect` and `celery status` need, and SQS lacks.
+REMOTE_CONTROL = ["inspect ping", "inspect active", "inspect reserved", "inspect stats", "status"]
+
+
+def operator_commands(broker: str, result_backend: str) -> list[str]:
+    """The Celery sub-commands the README's operator block must list: `result` only where a
+    result backend keeps results for another process, remote control only off SQS."""
+    commands = ["call"]
+    if result_backend in ("redis", "django-db"):
+        commands.append("result")
+    return commands + (REMOTE_CONTROL if broker != "sqs" else [])
+
+
 def run_readme_block(group: ProcessGroup, name: str) -> tuple[list[tuple[str, str]], str]:
     """Run the README's block NAME as written: one bash script, in the project's folder and
     environment (its virtual environment first on PATH), stopping at the first failing line.
@@ -299,18 +312,7 @@ def check_readme_operator_commands(
     backend no `celery result`: the README leaves those out, and says why."""
     ran, trace = run_readme_block(group, "operator-commands")
     commands = [CELERY_COMMAND.search(line)[1] for line, _ in ran]
-    expected = ["call"]
-    if result_backend in ("redis", "django-db"):
-        expected.append("result")
-    if broker != "sqs":
-        expected += [
-            "inspect ping",
-            "inspect active",
-            "inspect reserved",
-            "inspect stats",
-            "status",
-        ]
-    assert commands == expected, commands
+    assert commands == operator_commands(broker, result_backend), commands
 
     workers = [f"worker-{queue}@" for queue in queues]
     beat = "beat" in group.processes and group.processes["beat"].running()
