@@ -15,18 +15,25 @@ import pytest
 import yaml
 from inspect_project import MODES
 
+from boot.checks import CELERY_COMMAND, operator_commands
 from boot.processes import procfile as read_procfile
 from compose import COMPOSE_FILES, assert_compose
 from dependencies import assert_dependencies_declared, assert_within
 from dockerfile import assert_dockerfile, assert_dockerignore
 from doctrine import BROKER_URLS, RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL, assert_doctrine
 from kubernetes_manifests import assert_kubernetes
-from matrix import PROJECT_NAMES, TOPOLOGY_QUEUES, Combination
+from matrix import PROJECT_NAMES, TOPOLOGY_DEFAULT_QUEUE, TOPOLOGY_QUEUES, Combination
 from project_env import project_requirements, venv_with
+from readme_blocks import tested_block
 
 INSPECT = Path(__file__).with_name("inspect_project.py")
 # Jinja left in a rendered file; GitHub Actions' own ${{ ... }} expressions are not Jinja.
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+# A row of the README's queue table: queue, its worker, the example tasks routed there.
+QUEUE_ROW = re.compile(r"^\| `(?P<queue>\w+)` \| `worker-(?P=queue)` \| (?P<routed>.*) \|$", re.M)
+# A line of the comment above TASK_ROUTES: "#   <queue>: <what goes there>".
+ROUTE_COMMENT = re.compile(r"^#   (?P<queue>\w+): (?P<what>.*)$", re.M)
+EXAMPLE_TASK = re.compile(r"\bpayments\.tasks\.\w+")
 # A variable read by the settings (django-environ) or by Flower's config.
 ENV_READ = re.compile(r'(?:env(?:\.\w+)?|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"')
 
@@ -57,6 +64,8 @@ def assert_sound_project(project: Path, combo: Combination, shared: dict[str, li
         waits = [reports[mode]["broker_transport_options"]["wait_time_seconds"] for mode in MODES]
         assert waits == [1, 10]
     assert_workers_match_queue_table(project, procfile)
+    assert_routes_documented(project, combo, slug)
+    assert_operator_blocks(project, combo)
     targets = answers["deploy_targets"]
     if targets:
         assert_dockerfile(project, answers["python_version"], procfile)
@@ -153,6 +162,51 @@ def assert_workers_match_queue_table(project: Path, procfile: dict[str, str]) ->
         assert f"--prefetch-multiplier {spec['prefetch_multiplier']} " in command
         assert f"--soft-time-limit {spec['soft_time_limit']} " in command
         assert f"--time-limit {spec['time_limit']} " in command
+
+
+def assert_routes_documented(project: Path, combo: Combination, slug: str) -> None:
+    """Each route names a queue of the topology, and both the README's queue table and the
+    comment above TASK_ROUTES say where each example task goes: the table is the expectation."""
+    queues = TOPOLOGY_QUEUES[combo.queue_topology]
+    default = TOPOLOGY_DEFAULT_QUEUE[combo.queue_topology]
+    source = (project / "config" / "queues.py").read_text()
+    namespace: dict = {}
+    exec(source, namespace)
+    routes = {
+        task.removeprefix(f"{slug}."): route["queue"]
+        for task, route in namespace["TASK_ROUTES"].items()
+    }
+    assert routes and set(routes.values()) <= set(queues), routes
+    assert namespace["DEFAULT_QUEUE"] == default
+
+    readme = (project / "README.md").read_text()
+    table = {m["queue"]: m["routed"] for m in QUEUE_ROW.finditer(readme)}
+    assert list(table) == queues, table
+    documented = {task: q for q, cell in table.items() for task in EXAMPLE_TASK.findall(cell)}
+    assert documented == routes, (documented, routes)
+    unrouted = [q for q, cell in table.items() if "every task without a route" in cell]
+    assert unrouted == [default], table
+    for queue, cell in table.items():
+        if queue not in (default, *routes.values()):
+            assert cell.startswith("none"), cell
+
+    comment = source[source.index("# Routes by task name") : source.index("TASK_ROUTES = {")]
+    lines = list(ROUTE_COMMENT.finditer(comment))
+    commented = {task: m["queue"] for m in lines for task in EXAMPLE_TASK.findall(m["what"])}
+    assert commented == documented, comment
+    assert [m["queue"] for m in lines if "every task without a route" in m["what"]] == [default]
+
+
+def assert_operator_blocks(project: Path, combo: Combination) -> None:
+    """The README's operator commands are those this broker and result backend support (the
+    boot tier runs them in one combination of each pair), and its purge never asks."""
+    readme = project / "README.md"
+    lines = tested_block(readme, "operator-commands")
+    commands = [CELERY_COMMAND.search(line)[1] for line in lines]
+    assert commands == operator_commands(combo.broker, combo.result_backend), lines
+    [purge] = tested_block(readme, "operator-purge")
+    queue = TOPOLOGY_QUEUES[combo.queue_topology][-1]
+    assert purge.startswith(f"celery -A config purge -f -Q {queue} "), purge
 
 
 # --- static checks, shared by identical projects ---------------------------------------------

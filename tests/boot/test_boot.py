@@ -35,6 +35,8 @@ from .checks import (
     check_flower,
     check_health_and_payment_pipeline,
     check_health_probes,
+    check_readme_operator_commands,
+    check_readme_purge_empties_queue,
     check_scenarios,
     check_stopped_worker_fails_its_probe,
     check_unconsumed_queue_turns_health_503,
@@ -49,6 +51,9 @@ pytestmark = pytest.mark.boot
 COMBINATIONS = runtime_combinations()
 PAIRWISE = pairwise(COMBINATIONS)
 BOOTED = PAIRWISE if boot_mode() == "quick" else COMBINATIONS
+# The README's operator commands behave by broker and result backend only, and each `celery`
+# start costs a second or more of CPU: they run in the first booted combination of each pair.
+OPERATED = list({(c.broker, c.result_backend): c for c in reversed(BOOTED)}.values())
 # Settings the boot checks shorten; the project's own suite runs with their defaults.
 BOOT_ONLY = (
     "TASK_RETRY_BACKOFF_SECONDS",
@@ -188,6 +193,12 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         if combo.result_backend != "none":
             check_canvas(group, default, chords=combo.result_backend != "rpc")
             phases.done("canvas")
+        operated = combo in OPERATED
+        if operated:
+            check_readme_operator_commands(
+                group, queues, default, combo.broker, combo.result_backend
+            )
+            phases.done("README operator commands")
         if "flower" in table:
             check_flower(group, env, queues, combo.broker)
             phases.done("flower")
@@ -195,6 +206,9 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
             check_beat_sends_once(group)
             phases.done("beat")
         check_unconsumed_queue_turns_health_503(group, web, queues[-1], combo.broker)
+        if operated:
+            # The README's purge empties the queue whose worker the check above stopped.
+            check_readme_purge_empties_queue(group, web, queues[-1])
         if probes:
             check_stopped_worker_fails_its_probe(group, queues[-1], probes[f"worker-{queues[-1]}"])
         phases.done("health 503")
@@ -204,11 +218,17 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         phases.done("stop")
         # The generated project's own suite, integration tests included (they start a worker of
         # their own on the same broker, so the project's processes are stopped first).
+        own_queues = {}
+        if operated and combo.broker == "sqs":
+            # SQS allows one purge of a queue a minute, and the README's purge just used it: the
+            # suite, which purges its queues first, gets queues of its own.
+            own_queues["CELERY_SQS_QUEUE_PREFIX"] = f"{env['CELERY_SQS_QUEUE_PREFIX']}tests-"
         group.run(
             "project-tests",
             "python -m pytest -q -p no:cacheprovider",
             300,
             without=BOOT_ONLY,
             DJANGO_SETTINGS_MODULE="config.settings.test",
+            **own_queues,
         )
         phases.done("project's own tests")
