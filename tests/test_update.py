@@ -18,6 +18,7 @@ import yaml
 from locking import assert_locked
 from matrix import DEPLOY_TARGETS, PROJECT_NAMES, Combination, varied
 from project_tree import assert_no_conflicts, assert_same_tree_as, tree
+from readme_blocks import tested_block
 from releases import (
     REPO,
     assert_changelog_is_consistent,
@@ -231,6 +232,13 @@ def test_scheduled_check_reports_a_newer_release(template_src: Path, tmp_path: P
     show, fail = run_check()
     assert show.returncode == 0 and f"latest version is {newer}" in show.stdout, show.stdout
     assert fail.returncode == 2, fail.stdout + fail.stderr
+
+    # What the job asks for next: the project README's own update command, as written.
+    (command,) = tested_block(project / "README.md", "template-update")
+    result = subprocess.run(["bash", "-c", command], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == newer
+    assert [c.returncode for c in run_check()] == [0, 0]
 
 
 def load_migration(name: str):
