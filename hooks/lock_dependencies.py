@@ -41,8 +41,11 @@ def lock(project: Path) -> str | None:
         return (
             f"{outcome}: uv is not installed. Install it (https://docs.astral.sh/uv/), then {later}"
         )
-    # Never an interpreter download as a side effect of copying a template.
-    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    # Never an interpreter download as a side effect of copying a template. Not the caller's
+    # active virtualenv either (Copier's own, under uvx or pipx): uv would lock with its Python,
+    # which need not satisfy the project's requires-python; uv finds one that does.
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
     try:
         result = subprocess.run(
             [uv, "lock", "--quiet"],
@@ -67,8 +70,17 @@ def lock(project: Path) -> str | None:
         )
     return (
         f"{outcome}: `uv lock` failed (no package index reachable, or a conflict left in"
-        f" pyproject.toml?). Once that is fixed, {later}"
+        f" pyproject.toml? uv says: {uv_error(result.stderr)}). Once that is fixed, {later}"
     )
+
+
+def uv_error(stderr: str) -> str:
+    """uv's own reason, on one line: its `error:` line and the causes it lists under it."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
+    if start is None:
+        return lines[-1] if lines else "no message"
+    return " ".join(lines[start:])
 
 
 def main() -> None:

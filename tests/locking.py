@@ -16,7 +16,11 @@ from packaging.utils import canonicalize_name
 from releases import REPO
 
 HOOK = REPO / "hooks" / "lock_dependencies.py"
-UV_ENV = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+# As the hook runs uv: never a download, never the test runner's own virtualenv (nox activates
+# one, on the suite's Python, which the projects' requires-python excludes).
+UV_ENV = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | {
+    "UV_PYTHON_DOWNLOADS": "never"
+}
 
 
 def run_lock_hook(project: Path, env: dict | None = None) -> subprocess.CompletedProcess:
