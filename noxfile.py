@@ -8,6 +8,10 @@ nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "tests"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
+# The suite's environment for its tests: uv never downloads an interpreter, and the session's own
+# environment, which nox names to uv (UV_PYTHON, UV_PROJECT_ENVIRONMENT), never leaks into the
+# rendered projects' uv commands (`uv lock`, `uv run`), which pick their own Python and .venv.
+TEST_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": None, "UV_PROJECT_ENVIRONMENT": None}
 TEST_REQUIREMENTS = nox.project.dependency_groups(PYPROJECT, "test")
 
 
@@ -15,7 +19,7 @@ TEST_REQUIREMENTS = nox.project.dependency_groups(PYPROJECT, "test")
 def tests(session: nox.Session) -> None:
     """The whole suite: the render tier, then every boot combination (pytest args after --)."""
     session.install(*TEST_REQUIREMENTS)
-    env = {"UV_PYTHON_DOWNLOADS": "never"}
+    env = TEST_ENV
     if session.posargs:
         session.run("pytest", *session.posargs, env=env)
         return
@@ -65,5 +69,5 @@ def _run_boot(session: nox.Session, mode: str) -> None:
     # eight at most keep PostgreSQL's connections well under its default limit of 100.
     workers = min(8, 3 * (os.cpu_count() or 1))
     args = session.posargs or ["-n", str(workers)]
-    env = {"UV_PYTHON_DOWNLOADS": "never", "CDC_BOOT": mode}
+    env = TEST_ENV | {"CDC_BOOT": mode}
     session.run("pytest", "tests/boot", *args, env=env)

@@ -20,6 +20,8 @@ from pathlib import Path
 # Resolving the project's few dozen packages takes seconds from an index; an index that answers
 # slower than this is as good as unreachable, and a copy must not hang on it.
 TIMEOUT_SECONDS = 300
+# Variables that point uv at the caller's own interpreter or environment, not the project's.
+CALLERS_PYTHON = ("VIRTUAL_ENV", "UV_PYTHON", "UV_PROJECT_ENVIRONMENT")
 # `uv lock` resolves for requires-python, and needs an interpreter within it.
 NO_INTERPRETER = "No interpreter found"
 
@@ -42,9 +44,9 @@ def lock(project: Path) -> str | None:
             f"{outcome}: uv is not installed. Install it (https://docs.astral.sh/uv/), then {later}"
         )
     # Never an interpreter download as a side effect of copying a template. Not the caller's
-    # active virtualenv either (Copier's own, under uvx or pipx): uv would lock with its Python,
-    # which need not satisfy the project's requires-python; uv finds one that does.
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    # Python either (an active virtualenv, Copier's own under pipx, or one a tool names to uv):
+    # it need not satisfy the project's requires-python; uv finds one that does.
+    env = {k: v for k, v in os.environ.items() if k not in CALLERS_PYTHON}
     env["UV_PYTHON_DOWNLOADS"] = "never"
     try:
         result = subprocess.run(
