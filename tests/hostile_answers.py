@@ -66,8 +66,9 @@ def assert_sound(project: Path, answers: dict, environment: list[str]) -> None:
         if key in ("project_name", "description", "author_name", "author_email", "project_slug"):
             assert stored[key] == value, key
     readme = (project / "README.md").read_text().splitlines()
-    assert _markdown_text(readme[0].removeprefix("# ")) == stored["project_name"]
-    assert _markdown_text(readme[2]) == stored["description"]
+    # Markdown drops the spaces at either end, the template too (four would start a code block).
+    assert _markdown_text(readme[0].removeprefix("# ")) == stored["project_name"].strip()
+    assert _markdown_text(readme[2]) == stored["description"].strip()
     if (project / "kubernetes").exists():
         assert_kubernetes_names(project)
 

@@ -72,6 +72,7 @@ HOSTILE = [
     ({"project_slug": "accounts", "author_name": 'Zoë O\'Brien 😀 "Z"'}, None),
     ({"project_slug": "zeta", "project_name": "# Shop *bold* <b>&amp;</b> [x](y) `z`"}, None),
     ({"project_slug": "config_tools", "description": "- not a list | not a table"}, None),
+    ({"project_slug": "ordered", "description": "1. no list", "project_name": "    Code?"}, None),
     (
         {"project_slug": "a1", "description": "", "author_email": "first.last+tag@mail.example.co"},
         None,
