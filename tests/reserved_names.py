@@ -36,7 +36,7 @@ SLUG_SHAPE = re.compile(r"[a-z][a-z0-9_]*\Z")
 KOMBU_REDIS_KEYS = ("unacked_key", "unacked_index_key", "unacked_mutex_key")
 # Folders a generated project has at its top level that Python or Django could import as a
 # package: names the layout reserves beyond the template's own files.
-PROJECT_FOLDERS = ("docs", "static", "templates", "media", "site")
+PROJECT_FOLDERS = ("docs", "static", "templates", "site")
 # CPython's own test package: installed with most Pythons, yet left out of stdlib_module_names.
 UNLISTED_STDLIB = ("test",)
 
