@@ -129,7 +129,10 @@ def answer_sets(draw) -> dict:
         "author_email": _mostly(draw, _emails, st.one_of(st.emails(), _any_text)),
         **K8S,
     }
-    answers["project_slug"] = _mostly(draw, _identifier, st.one_of(_near_misses, _any_text))
+    # None: the slug Copier derives from the name.
+    slug = _mostly(draw, _identifier, st.one_of(st.none(), _near_misses, _any_text))
+    if slug is not None:
+        answers["project_slug"] = slug
     if draw(st.booleans()):
         queue = st.one_of(_identifier, _identifier, _near_misses, st.text(max_size=6))
         queues = _mostly(draw, st.lists(_identifier, min_size=1, max_size=3), st.lists(queue))
@@ -145,7 +148,7 @@ def answer_sets(draw) -> dict:
     deadline=None,
     derandomize=True,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(answers=answer_sets())
 @example(answers={"project_slug": "api", "description": "🚀", **CUSTOM, "queues": ["a_b"]})
