@@ -80,6 +80,19 @@ HOSTILE = [
     ({**CUSTOM, "queues": ["default", "reports_daily", "a__b"], "project_slug": "ledger"}, None),
     ({**CUSTOM, "queues": ["x" * 40], "use_flower": "false"}, None),
     ({"use_flower": "true", "project_name": "日本語のプロジェクト", "project_slug": "nihon"}, None),
+    (
+        {
+            **CUSTOM,
+            "project_slug": "match",
+            "queues": ["celery", "q"],
+            "author_email": "A.B@Ex.COM",
+        },
+        None,
+    ),
+    ({"project_slug": "a", "author_name": "\u202eevil\u202c", "description": "\ufeffBOM"}, None),
+    ({"project_name": "n" * 101}, "longer than 100 characters"),
+    ({"description": "d" * 301}, "longer than 300 characters"),
+    ({"author_name": "a" * 101}, "longer than 100 characters"),
 ]
 
 
