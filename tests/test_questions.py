@@ -57,19 +57,43 @@ def test_redbeat_accepted_with_redis_results_on_rabbitmq(render, tmp_path) -> No
         ("", "must be a Python identifier"),
         ("config", "would shadow a module"),
         ("celery", "would shadow a module"),
+        # $ would match before the newline: the validators anchor with \Z.
+        ("abc\n", "must be a Python identifier"),
+        ("shop_", "must not end with an underscore"),
+        # Derived from the interpreters and the installed environments (data/reserved_names.yml).
+        ("asyncio", "would shadow a module"),
+        ("billiard", "would shadow a module"),
     ],
 )
 def test_invalid_project_slug_is_refused(render, tmp_path, slug, message) -> None:
     assert_refused(render, {"project_slug": slug}, message, tmp_path)
 
 
-@pytest.mark.parametrize("email", ["nobody", "a@b", "two@@example.com", "sp ace@example.com"])
+@pytest.mark.parametrize(
+    "email",
+    ["nobody", "a@b", "two@@example.com", "sp ace@example.com", "a#b@example.com", "x@a.org\n"],
+)
 def test_invalid_author_email_is_refused(render, tmp_path, email) -> None:
     assert_refused(render, {"author_email": email}, "must be an email address", tmp_path)
 
 
 def test_empty_project_name_is_refused(render, tmp_path) -> None:
     assert_refused(render, {"project_name": "  "}, "must not be empty", tmp_path)
+
+
+@pytest.mark.parametrize("question", ["project_name", "description", "author_name"])
+def test_text_answers_are_one_line(render, tmp_path, question) -> None:
+    assert_refused(render, {question: "two\nlines"}, "one line of text", tmp_path)
+
+
+@pytest.mark.parametrize("answer", ["maybe", "yes", ""])
+def test_use_flower_is_true_or_false(render, tmp_path, answer) -> None:
+    assert_refused(render, {"use_flower": answer}, "use_flower must be true or false", tmp_path)
+
+
+def test_use_flower_false_as_text_is_false(render, tmp_path) -> None:
+    project = render({"use_flower": "False"}, tmp_path / "project")
+    assert not (project / "config" / "flower.py").exists()
 
 
 @pytest.mark.parametrize(
@@ -83,6 +107,9 @@ def test_empty_project_name_is_refused(render, tmp_path) -> None:
         (["ok", "bad-name"], 'queue name "bad-name" is not valid'),
         (["ok", 7], 'queue name "7" is not valid'),
         (["q" * 41], "longer than 40 characters"),
+        (["default\n"], 'queue name "default\n" is not valid'),
+        (["reports_"], 'queue name "reports_" is not valid'),
+        (["default", "unacked"], 'queue name "unacked" is a key kombu keeps in Redis'),
     ],
 )
 def test_invalid_custom_queues_are_refused(render, tmp_path, queues, message) -> None:
@@ -151,6 +178,13 @@ def test_custom_topology_makes_the_first_queue_the_default(render, tmp_path) -> 
     assert "worker-reports: celery -A config worker --queues reports " in procfile
     stored = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert stored["queues"] == ["ingest", "reports"]
+
+
+def test_a_worker_name_is_its_queue_with_hyphens(render, tmp_path) -> None:
+    answers = {"queue_topology": "custom", "queues": ["default", "reports_daily"]}
+    procfile = (render(answers, tmp_path / "project") / "Procfile").read_text()
+    assert "worker-reports-daily: celery -A config worker --queues reports_daily " in procfile
+    assert "--hostname worker-reports-daily@%h " in procfile
 
 
 def test_queues_are_not_asked_or_stored_outside_custom(render, tmp_path) -> None:

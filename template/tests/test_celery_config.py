@@ -49,8 +49,9 @@ def test_every_route_points_to_a_declared_queue() -> None:
 
 def test_procfile_has_one_worker_per_queue_with_its_settings() -> None:
     lines = (PROJECT / "Procfile").read_text().splitlines()
+    # A worker's process name is its queue's with dashes for underscores (a Kubernetes name).
     workers = {
-        name.removeprefix("worker-"): command
+        command.split("--queues ")[1].split()[0]: command
         for name, _, command in (line.partition(": ") for line in lines)
         if name.startswith("worker-")
     }
