@@ -1,7 +1,7 @@
 """The names a project_slug or a queue may not take, derived from the interpreters and the installed
-dependencies; copier.yml's validators read them from data/reserved_names.yml.
+dependencies; copier.yml's validators read them from template/_partials/reserved_names.yml.
 
-    python tests/reserved_names.py   # rewrites data/reserved_names.yml
+    python tests/reserved_names.py   # rewrites template/_partials/reserved_names.yml
 
 A slug is imported as a top-level package next to everything else on the path, so it may not be
 the name of a standard-library module (on every Python the project can target), of a top-level
@@ -26,7 +26,7 @@ import yaml
 from project_env import find_python, project_requirements, venv_with
 from releases import REPO
 
-DATA = REPO / "data" / "reserved_names.yml"
+DATA = REPO / "template" / "_partials" / "reserved_names.yml"
 PYTHONS = ("3.12", "3.13")
 DJANGO_VERSIONS = ("5.2", "6.0")
 # Only names a slug could take are listed (the validator refuses every other shape anyway).

@@ -60,7 +60,8 @@ def test_redbeat_accepted_with_redis_results_on_rabbitmq(render, tmp_path) -> No
         # $ would match before the newline: the validators anchor with \Z.
         ("abc\n", "must be a Python identifier"),
         ("shop_", "must not end with an underscore"),
-        # Derived from the interpreters and the installed environments (data/reserved_names.yml).
+        # Derived from the interpreters and the installed environments
+        # (template/_partials/reserved_names.yml).
         ("asyncio", "would shadow a module"),
         ("billiard", "would shadow a module"),
     ],
