@@ -25,7 +25,7 @@ import pytest
 
 import readme_blocks
 
-from .services import free_port, postgres_admin, rabbitmq_vhost
+from .services import drop_all, free_port, postgres_admin, rabbitmq_vhost
 
 pytestmark = pytest.mark.boot
 
@@ -162,8 +162,8 @@ def wait_for_http(url: str, stack: subprocess.Popen, log: Path, timeout: float) 
         time.sleep(0.5)
 
 
-def point_env_at_test_services(project: Path, broker: str, boot_redis) -> dict:
-    """Edit .env as a user would; return what the test must clean up."""
+def point_env_at_test_services(project: Path, broker: str, boot_redis) -> str:
+    """Edit .env as a user would; return the name its database (and vhost) go by, for drop_all."""
     database = f"cdc_user_{broker}_{RUN}"
     # A database that does not exist yet: `manage.py dev` creates it (the README has no createdb).
     postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -172,29 +172,18 @@ def point_env_at_test_services(project: Path, broker: str, boot_redis) -> dict:
         "PORT": str(free_port()),
         "FLOWER_PORT": str(free_port()),
     }
-    vhost = None
     if broker == "redis":
         values["CELERY_BROKER_URL"] = f"{boot_redis.url}/{REDIS_DB['broker']}"
         values["CELERY_RESULT_BACKEND"] = f"{boot_redis.url}/{REDIS_DB['results']}"
     elif broker == "rabbitmq":
-        vhost = f"cdc_user_{RUN}"
-        values["CELERY_BROKER_URL"] = rabbitmq_vhost(vhost)
+        values["CELERY_BROKER_URL"] = rabbitmq_vhost(database)
     else:
         # The project's own emulator, on a free port: only the port of the generated URL changes.
         generated = env_value(project, "CELERY_BROKER_URL")
         values["CELERY_BROKER_URL"] = re.sub(r":\d+$", f":{free_port()}", generated)
         values["CELERY_SQS_QUEUE_PREFIX"] = f"cdc-user-{RUN}-"
     set_env(project, **values)
-    return {"databases": [database, f"test_{database}"], "vhost": vhost}
-
-
-def clean_up(leftovers: dict) -> None:
-    for database in leftovers["databases"]:
-        postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', check=False)
-    if leftovers["vhost"]:
-        subprocess.run(
-            ["rabbitmqctl", "-q", "delete_vhost", leftovers["vhost"]], capture_output=True
-        )
+    return database
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq", "sqs"])
@@ -239,7 +228,7 @@ def test_readme_commands_bring_up_a_working_stack(broker, render, boot_services,
             run_tests_block(readme, project)
         assert processes_inside(project) == []
     finally:
-        clean_up(leftovers)
+        drop_all(leftovers)
 
 
 def run_tests_block(readme: Path, project: Path) -> None:
@@ -278,7 +267,7 @@ def test_preflight_failures_are_one_line(render, boot_services, tmp_path) -> Non
         set_env(project, DATABASE_URL=database)
         assert processes_inside(project) == []
     finally:
-        clean_up(leftovers)
+        drop_all(leftovers)
 
 
 @contextmanager
