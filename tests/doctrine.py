@@ -87,6 +87,8 @@ def assert_results(conf: dict, combo: Combination) -> None:
         assert conf["task_ignore_result"] is True
     else:
         assert 0 < conf["result_expires"] <= 7 * 24 * 3600
+    # A result store that fails is retried (Redis, the database) instead of losing the result.
+    assert conf["result_backend_always_retry"] is (combo.result_backend in ("redis", "django-db"))
     if combo.result_backend == "redis":
         visibility = conf["result_backend_transport_options"]["visibility_timeout"]
         assert visibility >= 2 * RABBITMQ_CONSUMER_TIMEOUT

@@ -74,6 +74,7 @@ def report(mode: str) -> dict:
             "task_create_missing_queues",
             "broker_transport_options",
             "result_backend_transport_options",
+            "result_backend_always_retry",
             "beat_scheduler",
             "beat_enable_remote_control",
             "redbeat_redis_url",

@@ -226,6 +226,57 @@ class RabbitMQNode:
         self.start()
 
 
+def postgres_programs() -> Path:
+    """The folder of the newest installed PostgreSQL's server programs (initdb, pg_ctl)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name)
+    )
+    if found:
+        return found[-1].parent
+    pg_ctl = require_program("pg_ctl", "apt-get install postgresql")
+    return Path(pg_ctl).parent
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL server of the test's own (own port, own data folder), to stop and start
+    without disturbing the machine's server. Run as the postgres user when the tests run as root,
+    since PostgreSQL refuses to run as root."""
+
+    data_dir: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres:postgres@127.0.0.1:{self.port}"
+
+    def _run(self, *command: str) -> None:
+        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*as_user, *command], check=True, capture_output=True)
+
+    def create(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir.parent / "pwfile").write_text("postgres\n")
+        if os.geteuid() == 0:
+            subprocess.run(["chown", "-R", "postgres:", str(self.data_dir.parent)], check=True)
+        initdb = str(postgres_programs() / "initdb")
+        pwfile = str(self.data_dir.parent / "pwfile")
+        data = str(self.data_dir)
+        self._run(initdb, "-D", data, "-U", "postgres", "--pwfile", pwfile, "-A", "md5")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir}"
+        log = str(self.data_dir.parent / "postgres.log")
+        pg_ctl = str(postgres_programs() / "pg_ctl")
+        self._run(pg_ctl, "-D", str(self.data_dir), "-o", options, "-l", log, "-w", "start")
+        wait_for_port(self.port, "PostgreSQL (the test's own)")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server: `immediate` is a crash (no clean shutdown), `fast` a clean one."""
+        pg_ctl = str(postgres_programs() / "pg_ctl")
+        self._run(pg_ctl, "-D", str(self.data_dir), "-m", mode, "-w", "stop")
+
+
 def drop_all(name: str) -> None:
     """Drop what one combination created under `name`: its databases (pytest-django's test_
     copy too) and its vhost, if any."""

@@ -10,10 +10,8 @@ reported (at-least-once delivery allows them), losses fail the test.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,10 +23,7 @@ from project_env import project_requirements, venv_with
 from .checks import sql, wait_until
 from .processes import DRIVER, ProcessGroup, procfile
 from .services import (
-    RabbitMQNode,
-    RedisServer,
     drop_all,
-    free_port,
     postgres_database,
     rabbitmq_vhost,
 )
@@ -47,8 +42,22 @@ VISIBILITY_TIMEOUT = 10
 DELIVERED_WITHIN = VISIBILITY_TIMEOUT + 10 * 10 + 120
 
 
-def start_project(broker: str, broker_url: str, render, boot_dir: Path, name: str, sqs: str = ""):
-    combo = Combination(broker, "none", "none", "single")
+def start_project(
+    broker: str,
+    broker_url: str,
+    render,
+    boot_dir: Path,
+    name: str,
+    *,
+    result_backend: str = "none",
+    database: str | None = None,
+    **extra_env: str,
+):
+    """Render a one-queue project, migrate, start its worker; return the group and database URL.
+
+    The database is created afresh on the machine's PostgreSQL unless `database` names one.
+    """
+    combo = Combination(broker, result_backend, "none", "single")
     answers = {**combo.answers(), "use_flower": False, "python_version": "3.13"}
     project = render(answers, boot_dir / "project")
     venv = venv_with(project_requirements(project), answers["python_version"])
@@ -56,10 +65,11 @@ def start_project(broker: str, broker_url: str, render, boot_dir: Path, name: st
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": f"delivery-test-secret-key-{name}-0123456789abcdefghijklmnop",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": postgres_database(name),
+        "DATABASE_URL": database or postgres_database(name),
         "PAYMENTS_WEBHOOK_SECRET": "delivery",
         "CELERY_BROKER_URL": broker_url,
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+        **extra_env,
     }
     if broker == "sqs":
         env |= {"CELERY_SQS_IS_SECURE": "false", "CELERY_SQS_QUEUE_PREFIX": f"{name}-"}
@@ -197,38 +207,3 @@ def test_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot
         lost = unrecorded(database)
         # A lost task must be that one: never received by any worker (none received and dropped).
         assert never_received(group, sent, lost) == lost, f"received, yet never recorded: {lost}"
-
-
-@pytest.fixture
-def own_broker(request, tmp_path: Path):
-    """A broker of this test's own, to restart: Redis with its append-only file, or a RabbitMQ
-    node with durable queues on disk."""
-    broker = request.param
-    if broker == "redis":
-        service = RedisServer(port=free_port(), data_dir=tmp_path / "redis")
-        service.data_dir.mkdir()
-        url = f"{service.url}/0"
-    else:
-        # Not under pytest's temporary folder: the rabbitmq user cannot enter that one.
-        data_dir = Path(tempfile.mkdtemp(prefix="cdc-rabbitmq-"))
-        name = "cdc-restart@localhost"
-        service = RabbitMQNode(data_dir=data_dir, port=free_port(), name=name)
-        url = service.url
-    service.start()
-    yield broker, service, url
-    service.stop()
-    if broker == "rabbitmq":
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-@pytest.mark.parametrize("own_broker", ["redis", "rabbitmq"], indirect=True)
-def test_broker_restart_loses_no_task(own_broker, render, boot_dir) -> None:
-    broker, server, url = own_broker
-    name = f"cdc_restart_{broker}_{RUN}"
-    group, database = start_project(broker, url, render, boot_dir, name)
-    with group.running(cleanup=lambda: drop_all(name)):
-        group.run("send", f"python {DRIVER} records default {TASKS} 0.3")
-        wait_until(lambda: recorded(database) >= 8, "tasks under way", group)
-        server.restart()
-        figures = report(group, database, broker, url, "broker restarted")
-        assert figures["lost"] == 0

@@ -5,7 +5,9 @@ import time
 from typing import Any
 
 from celery.contrib.django.task import DjangoTask
+from celery.exceptions import Reject
 from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -17,12 +19,21 @@ class TransientError(Exception):
 class BaseTask(DjangoTask):
     """Logs with the task id, retries transient errors with backoff, dead-letters the rest.
 
+    A task whose dead letter cannot be written (the database is down) goes back to the broker.
+
     `delay_on_commit` / `apply_async_on_commit` (from DjangoTask) send a task only once the
     current transaction commits; see dispatch.enqueue_on_commit when the id is needed.
     """
 
-    # Only transient errors are retried: a permanent error must fail at once, not loop.
-    autoretry_for = (TransientError, ConnectionError, TimeoutError)
+    # Only transient errors are retried: a permanent error must fail at once, not loop. A database
+    # that is unreachable (OperationalError) or dropped its connection (InterfaceError) is too.
+    autoretry_for = (
+        TransientError,
+        ConnectionError,
+        TimeoutError,
+        OperationalError,
+        InterfaceError,
+    )
     # Exponential backoff, jitter, cap and retry count: see TASK_RETRY_* in settings.
     retry_backoff = settings.TASK_RETRY_BACKOFF_SECONDS
     retry_backoff_max = settings.TASK_RETRY_BACKOFF_MAX_SECONDS
@@ -53,15 +64,36 @@ class BaseTask(DjangoTask):
 
         logger.error("task failed for good: %r", exc, extra={"duration_s": self._duration()})
         delivery_info = self.request.delivery_info or {}
-        dead_letter_record(
-            task_id=task_id,
-            task_name=self.name,
-            queue=delivery_info.get("routing_key") or "",
-            args=list(args or ()),
-            kwargs=dict(kwargs or {}),
-            exception=f"{type(exc).__name__}: {exc}",
-            traceback=str(einfo.traceback if einfo else ""),
-            attempts=self.request.retries + 1,
+        try:
+            dead_letter_record(
+                task_id=task_id,
+                task_name=self.name,
+                queue=delivery_info.get("routing_key") or "",
+                args=list(args or ()),
+                kwargs=dict(kwargs or {}),
+                exception=f"{type(exc).__name__}: {exc}",
+                traceback=str(einfo.traceback if einfo else ""),
+                attempts=self.request.retries + 1,
+            )
+        except DatabaseError as error:
+            self._send_back_to_broker(error)
+
+    def _send_back_to_broker(self, error: DatabaseError) -> None:
+        """Without its dead letter, a task must not vanish: send it again, due after the longest
+        retry wait, with its id, arguments, queue and place in a chain."""
+        # The same wait as the longest retry: a database outage is not hammered every second.
+        countdown = settings.TASK_RETRY_BACKOFF_MAX_SECONDS
+        request = self.request
+        again = self.signature_from_request(request, countdown=countdown, retries=request.retries)
+        try:
+            again.apply_async()
+        except Exception as publish_error:
+            # The broker is unreachable too: leave the message unacknowledged for redelivery.
+            raise Reject(publish_error, requeue=True) from error
+        logger.error(
+            "dead letter not written (%r): task sent back to the broker, due in %s s",
+            error,
+            countdown,
         )
 
     def _duration(self) -> float | None:
