@@ -171,6 +171,8 @@ def assert_objects(objects: list[dict], answers: dict, procfile: dict, overlay: 
         assert_probe_names_node(probe["command"][2], [], answers["broker"])
     assert "beat" not in scaled and "beat" not in by_kind(objects, "HorizontalPodAutoscaler")
 
+    assert_network_policies(objects, [*deployments.values(), job])
+
     # Flower is never exposed: a ClusterIP Service, no Ingress, credentials from the Secret.
     assert not by_kind(objects, "Ingress")
     services = by_kind(objects, "Service")
@@ -185,6 +187,8 @@ def assert_objects(objects: list[dict], answers: dict, procfile: dict, overlay: 
 
 
 def assert_pod_hardened(pod: dict, name: str, image: str) -> None:
+    # No process talks to the Kubernetes API: no service-account token in any pod.
+    assert pod["automountServiceAccountToken"] is False, name
     security = pod["securityContext"]
     assert security["runAsNonRoot"] is True and security["runAsUser"] > 0, name
     for container in pod.get("initContainers", []) + pod["containers"]:
@@ -197,6 +201,39 @@ def assert_pod_hardened(pod: dict, name: str, image: str) -> None:
         assert {"cpu", "memory"} <= resources["requests"].keys() & resources["limits"].keys(), name
     # The writable /tmp a read-only root filesystem needs.
     assert {"name": "tmp", "emptyDir": {}} in pod["volumes"], name
+
+
+def assert_network_policies(objects: list[dict], workloads: list[dict]) -> None:
+    """Each workload's pods are selected by exactly one NetworkPolicy of their namespace, which
+    refuses every connection in but web's port (from anywhere) and Flower's (from the namespace)."""
+    policies = by_kind(objects, "NetworkPolicy")
+    for workload in workloads:
+        pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+        namespace = workload["metadata"]["namespace"]
+        selecting = [
+            policy
+            for policy in policies.values()
+            if policy["metadata"]["namespace"] == namespace
+            and policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+        ]
+        component = pod_labels["app.kubernetes.io/component"]
+        assert [p["metadata"]["name"] for p in selecting] == [component], component
+        (policy,) = selecting
+        assert policy["spec"]["policyTypes"] == ["Ingress"], component
+        rules = policy["spec"].get("ingress", [])
+        ports = workload["spec"]["template"]["spec"]["containers"][0].get("ports", [])
+        if component == "web":
+            # The container's own port, from anywhere (no `from`: the ingress controller's
+            # namespace is the cluster's choice).
+            assert rules == [{"ports": [{"port": "http"}]}], rules
+            assert [port["name"] for port in ports] == ["http"]
+        elif component == "flower":
+            # Only pods of this namespace: no namespaceSelector, no ipBlock.
+            assert rules == [{"ports": [{"port": "http"}], "from": [{"podSelector": {}}]}], rules
+        else:
+            # Workers, Beat and the migration serve nothing: no rule, so nothing gets in.
+            assert rules == [] and not ports, (component, rules)
+    assert len(policies) == len(workloads), sorted(policies)
 
 
 def assert_trigger(triggers: list[dict], queue: str, answers: dict, objects: list[dict]) -> None:

@@ -8,6 +8,7 @@ step sets; then each Procfile process's command must import in that environment.
 container engine answers, the README's own build command builds the real image as well.
 """
 
+import hashlib
 import json
 import os
 import shlex
@@ -21,6 +22,7 @@ from docker.utils.build import exclude_paths
 
 import readme_blocks
 from boot.processes import procfile as read_procfile
+from compose import SECRET_NAME
 from dockerfile import Instruction, stages
 from locking import run_lock_hook
 from matrix import Combination
@@ -38,13 +40,21 @@ COMBINATIONS = [
 # secrets (.env was generated at copy), a local environment, git's history.
 LOCAL_FILES = {
     ".env.production": "DJANGO_SECRET_KEY=a-production-secret\n",
+    ".env.local": "DJANGO_SECRET_KEY=a-local-secret\n",
     "kubernetes/overlays/production/secrets.env": "DJANGO_SECRET_KEY=a-cluster-secret\n",
+    # A second overlay a team adds beside the generated one.
+    "kubernetes/overlays/staging/secrets.env": "DJANGO_SECRET_KEY=a-staging-secret\n",
     ".venv/pyvenv.cfg": "home = /usr/bin\n",
 }
-SECRET_FILES = {".env", ".env.production", "kubernetes/overlays/production/secrets.env"}
+SECRET_FILES = {name for name in LOCAL_FILES if "secret" in LOCAL_FILES[name].lower()} | {".env"}
 APP = "/app"
-# Flower refuses to start without credentials; the image leaves them to the runtime environment.
-RUNTIME_ONLY = {"FLOWER_BASIC_AUTH": "admin:placeholder"}
+# The image holds no secret: the runtime environment brings them (the build step's are random and
+# thrown away). The production settings and Flower refuse placeholders, so these are real-length.
+RUNTIME_SECRETS = {
+    "DJANGO_SECRET_KEY": hashlib.sha256(b"runtime-key").hexdigest(),
+    "PAYMENTS_WEBHOOK_SECRET": hashlib.sha256(b"runtime-webhook").hexdigest(),
+    "FLOWER_BASIC_AUTH": "admin:" + hashlib.sha256(b"runtime-flower").hexdigest(),
+}
 # Imports the Celery app as `celery -A APP` finds it, with every task module, and lists its tasks.
 LOAD_CELERY_APP = (
     "import json; from celery.app.utils import find_app; app = find_app({app!r});"
@@ -87,7 +97,10 @@ class Build:
             "RUN": self.run_step,
         }
         assert instruction.keyword in steps, f"no stand-in for {instruction.keyword} here"
-        steps[instruction.keyword](shlex.split(instruction.arguments))
+        if instruction.keyword == "RUN":
+            self.run_step(instruction.arguments)
+        else:
+            steps[instruction.keyword](shlex.split(instruction.arguments))
 
     def base_image(self, words: list[str]) -> None:
         assert words[0].startswith("python:"), words  # the image's Python: self.python
@@ -111,21 +124,22 @@ class Build:
     def workdir(self, words: list[str]) -> None:
         assert words == [APP], words
 
-    def run_step(self, words: list[str]) -> None:
-        words = [w for w in words if not w.startswith("--mount=")]
+    def run_step(self, arguments: str) -> None:
+        words = [w for w in shlex.split(arguments) if not w.startswith("--mount=")]
         if words[0] == "uv":
             # The image's environment, its only Python, the machine's uv cache (a cache mount).
             env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
             env |= self.env | {"UV_PYTHON": self.python}
             command = [shutil.which("uv"), *words[1:]]
         else:
-            # Nothing from this machine's environment: only what the step itself sets.
-            env = assignments(words) | {"PATH": "/usr/bin:/bin"}
-            command = [on_disk(w, self.app) for w in words[len(assignments(words)) :]]
-            if "collectstatic" in command:
+            # A shell, as Docker runs a RUN line, with nothing from this machine's environment:
+            # only what the step itself sets.
+            env = {"PATH": "/usr/bin:/bin"}
+            command = ["sh", "-c", on_disk(arguments, self.app)]
+            if "collectstatic" in words:
                 self.collectstatic_env = assignments(words)
         result = subprocess.run(command, cwd=self.app, env=env, capture_output=True, text=True)
-        assert result.returncode == 0, f"RUN {shlex.join(words)}\n{result.stdout}{result.stderr}"
+        assert result.returncode == 0, f"RUN {arguments}\n{result.stdout}{result.stderr}"
 
 
 def import_checks(command: str) -> list[list[str]]:
@@ -191,8 +205,11 @@ def test_image_builds_from_its_context_and_runs_every_process(combo, render, tmp
     image_env = {}
     for instruction in (i for i in runtime if i.keyword == "ENV"):
         image_env |= assignments(shlex.split(instruction.arguments))
-    # The build step's placeholders stand for the runtime environment (.env is not in the image).
-    env = build.collectstatic_env | RUNTIME_ONLY
+    # The build step's secrets are random, generated in the step: no literal secret in the image.
+    generated = {k: v for k, v in build.collectstatic_env.items() if SECRET_NAME.search(k)}
+    assert generated and all(v.startswith("$(") for v in generated.values()), generated
+    # Its other values stand for the runtime environment (.env is not in the image).
+    env = build.collectstatic_env | RUNTIME_SECRETS
     env |= {k: on_disk(v, app).replace("$PATH", "/usr/bin:/bin") for k, v in image_env.items()}
     procfile = read_procfile(app)
     assert procfile and procfile.keys() >= {"release", "web"}

@@ -6,6 +6,7 @@ with and without a reachable package index.
 """
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -79,18 +80,25 @@ def test_every_dependency_set_of_the_matrix_locks(template_src: Path, tmp_path: 
 
 
 def test_copy_with_trust_writes_the_lock(template_src: Path, tmp_path: Path) -> None:
-    """`copier copy --trust`: the task runs and the project is locked."""
+    """`copier copy --trust`: the tasks run, the project is locked and its .env is owner-only."""
     project = tmp_path / "p"
     combo = Combination("rabbitmq", "rpc", "static", "single")
-    copier.run_copy(
-        str(template_src),
-        str(project),
-        data=combo.answers(),
-        defaults=True,
-        quiet=True,
-        unsafe=True,
-    )
+    umask = os.umask(0o022)  # the common default, which leaves new files world-readable
+    try:
+        copier.run_copy(
+            str(template_src),
+            str(project),
+            data=combo.answers(),
+            defaults=True,
+            quiet=True,
+            unsafe=True,
+        )
+    finally:
+        os.umask(umask)
     assert_locked(project)
+    # .env holds this copy's secrets (hooks/protect_env.py); .env.example holds none.
+    assert stat.S_IMODE((project / ".env").stat().st_mode) == 0o600
+    assert stat.S_IMODE((project / ".env.example").stat().st_mode) == 0o644
 
 
 def test_copy_without_an_index_succeeds_and_says_what_to_run(
@@ -160,7 +168,8 @@ def test_lock_runs_at_copy_and_after_every_update() -> None:
     no version, so it also runs when an update changes answers within one release."""
     config = yaml.safe_load((REPO / "copier.yml").read_text())
     command = ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/lock_dependencies.py"]
-    assert config["_tasks"] == [{"command": command, "when": "{{ _copier_operation == 'copy' }}"}]
+    tasks = [task for task in config["_tasks"] if task["command"] == command]
+    assert tasks == [{"command": command, "when": "{{ _copier_operation == 'copy' }}"}]
     relocks = [m for m in config["_migrations"] if m["command"] == command]
     assert relocks == [{"command": command, "when": "{{ _stage == 'after' }}"}]
 

@@ -4,6 +4,7 @@ mypy is slow, so it runs on one project per broker (each with other answers vari
 whole matrix; the matrix shows the code differs between combinations only in settings and routes.
 """
 
+import hashlib
 import os
 import subprocess
 
@@ -11,6 +12,8 @@ import pytest
 
 from project_env import project_requirements, venv_with
 
+# The settings read these secrets; real-length values, as the project's checks require.
+SECRETS = ("DJANGO_SECRET_KEY", "PAYMENTS_WEBHOOK_SECRET")
 PROJECTS = {
     "redis": {"broker": "redis", "beat_scheduler": "redbeat", "django_version": "6.0"},
     "rabbitmq": {"broker": "rabbitmq", "result_backend": "rpc", "queue_topology": "workload"},
@@ -22,7 +25,8 @@ PROJECTS = {
 def test_generated_project_passes_mypy(render, tmp_path, answers) -> None:
     project = render(answers, tmp_path / "project")
     venv = venv_with(project_requirements(project), "3.13")
-    env = {**os.environ, "DJANGO_SECRET_KEY": "x" * 50, "PAYMENTS_WEBHOOK_SECRET": "x"}
+    secrets = {name: hashlib.sha256(name.encode()).hexdigest() for name in SECRETS}
+    env = {**os.environ, **secrets}
     env |= {"DATABASE_URL": "postgres://127.0.0.1/x", "CELERY_BROKER_URL": "memory://"}
     env |= {"CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/14"}
     result = subprocess.run(

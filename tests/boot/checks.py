@@ -21,8 +21,9 @@ from readme_blocks import tested_block
 from .processes import ProcessGroup
 from .services import wait_for_port
 
-WEBHOOK_SECRET = "boot-webhook-secret"
-FLOWER_AUTH = "boot:flower-password"
+# Real-length secrets: the production settings and Flower refuse short or placeholder ones.
+WEBHOOK_SECRET = hashlib.sha256(b"boot-webhook").hexdigest()
+FLOWER_AUTH = "boot:" + hashlib.sha256(b"boot-flower").hexdigest()
 # A task id, as `celery call` prints it and bash's trace shows it assigned.
 TASK_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 # The Celery sub-command a README line runs: `call`, `result`, `inspect ping`, `status`...

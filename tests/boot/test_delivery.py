@@ -66,7 +66,7 @@ def start_project(
         "DJANGO_SECRET_KEY": f"delivery-test-secret-key-{name}-0123456789abcdefghijklmnop",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": database or postgres_database(name),
-        "PAYMENTS_WEBHOOK_SECRET": "delivery",
+        "PAYMENTS_WEBHOOK_SECRET": f"delivery-webhook-key-{name}-0123456789abcdefghijklmnop",
         "CELERY_BROKER_URL": broker_url,
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
         **extra_env,

@@ -1,7 +1,17 @@
 """Production settings: secure by default; `manage.py check --deploy` passes with these."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.settings.base import *  # noqa: F403
-from config.settings.base import env
+from config.settings.base import PAYMENTS_WEBHOOK_SECRET, SECRET_KEY, env
+from config.weak_secrets import refusal, weak_secrets
+
+# gunicorn and Celery run no system checks: every production process refuses weak secrets here,
+# when it loads its settings (manage.py commands also run core/checks.py).
+if _weak := weak_secrets(
+    {"DJANGO_SECRET_KEY": SECRET_KEY, "PAYMENTS_WEBHOOK_SECRET": PAYMENTS_WEBHOOK_SECRET}
+):
+    raise ImproperlyConfigured(refusal(_weak))
 
 DEBUG = False
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -17,13 +18,19 @@ class DeadLetterAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Replay the selected tasks")
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        """The model's own replay_deadletter permission (models.DeadLetter.Meta)."""
+        codename = get_permission_codename("replay", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+    # Each action needs its own right: the admin hides it from, and refuses it to, anyone without.
+    @admin.action(description="Replay the selected tasks", permissions=["replay"])
     def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         for letter in queryset:
             dead_letter_replay(letter=letter)
         self.message_user(request, f"Replayed {queryset.count()} task(s).", messages.SUCCESS)
 
-    @admin.action(description="Purge the selected dead letters")
+    @admin.action(description="Purge the selected dead letters", permissions=["delete"])
     def purge(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         deleted, _ = queryset.delete()
         self.message_user(request, f"Purged {deleted} dead letter(s).", messages.SUCCESS)

@@ -20,6 +20,9 @@ class DeadLetter(models.Model):
 
     class Meta:
         ordering = ["-failed_at"]
+        # Replaying sends tasks again, with their side effects: a right of its own, never implied
+        # by viewing (purging needs the delete right).
+        permissions = [("replay_deadletter", "Can replay dead letters")]
 
     def __str__(self) -> str:
         return f"{self.task_name}[{self.task_id}]"

@@ -1,4 +1,10 @@
-"""Health endpoints: liveness for the orchestrator, queue health for alerting."""
+"""Health endpoints: liveness for the orchestrator, queue health for alerting.
+
+They answer anyone: a failure names the component that failed, never its error (which can hold
+host, database and user names); the error goes to the log.
+"""
+
+import logging
 
 from celery import current_app
 from django.conf import settings
@@ -6,6 +12,14 @@ from django.db import connection, transaction
 from django.http import HttpRequest, JsonResponse
 
 from .queue_stats import queue_stats
+
+logger = logging.getLogger(__name__)
+
+
+def unavailable(component: str) -> JsonResponse:
+    """503 naming the component that failed; the exception being handled is logged, not shown."""
+    logger.exception("health check: %s unavailable", component)
+    return JsonResponse({"status": "unavailable", "component": component}, status=503)
 
 
 # Health checks open no transaction (ATOMIC_REQUESTS): liveness must not depend on the database.
@@ -20,8 +34,8 @@ def ready(request: HttpRequest) -> JsonResponse:
     """The database answers: the web process can serve requests."""
     try:
         connection.ensure_connection()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        return JsonResponse({"status": "unavailable", "error": str(exc)}, status=503)
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return unavailable("database")
     return JsonResponse({"status": "ok"})
 
 
@@ -33,8 +47,8 @@ def queues(request: HttpRequest) -> JsonResponse:
     names = [queue.name for queue in settings.CELERY_TASK_QUEUES]
     try:
         stats = queue_stats(current_app, names)
-    except Exception as exc:  # noqa: BLE001 - an unreachable broker is itself unhealthy
-        return JsonResponse({"status": "broker_unreachable", "error": str(exc)}, status=503)
+    except Exception:  # noqa: BLE001 - an unreachable broker is itself unhealthy
+        return unavailable("broker")
     report = {}
     overloaded = False
     for stat in stats:

@@ -1,7 +1,8 @@
 """`manage.py dev`: the whole stack on this machine, in one command, on local settings.
 
-Checks first (ports free, PostgreSQL and the broker reachable; each failure is one line saying
-what to change), creates the database if missing, migrates, creates the admin login of .env if
+Checks first (Django's system checks, weak secrets included; ports free, PostgreSQL and the broker
+reachable; each failure is one line saying what to change; a warning if .env is readable by other
+users), creates the database if missing, migrates, creates the admin login of .env if
 missing, then runs Procfile.dev with honcho until Ctrl-C, which stops every process it started.
 On broker=sqs with a loopback CELERY_BROKER_URL it first starts moto_server there, a local SQS.
 """
@@ -9,6 +10,7 @@ On broker=sqs with a loopback CELERY_BROKER_URL it first starts moto_server ther
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -45,6 +47,7 @@ class Command(BaseCommand):
         # The processes it starts run on local settings (DEBUG, runserver's static files) even
         # where the shell exports another module; celery's own default is production.
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+        self.warn_if_env_file_open()
         emulator_port = sqs_emulator_port()
         if options["sqs_only"]:
             run_sqs_emulator_only(emulator_port)
@@ -61,6 +64,15 @@ class Command(BaseCommand):
             if emulator is not None:
                 emulator.terminate()
                 emulator.wait(timeout=30)
+
+    def warn_if_env_file_open(self) -> None:
+        """.env holds secrets: other users of this machine should not read it (copier writes it
+        with mode 0600; a copy by hand or an older release may not have)."""
+        env_file = Path(settings.BASE_DIR) / ".env"
+        if env_file.is_file() and env_file.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            self.stderr.write(
+                f"warning: {env_file} holds secrets and other users can read it: chmod 600 .env"
+            )
 
     def ensure_admin(self) -> None:
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
