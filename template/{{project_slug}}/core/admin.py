@@ -26,9 +26,15 @@ class DeadLetterAdmin(admin.ModelAdmin):
     # Each action needs its own right: the admin hides it from, and refuses it to, anyone without.
     @admin.action(description="Replay the selected tasks", permissions=["replay"])
     def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
-        for letter in queryset:
+        # A second click must not send a task twice: letters already replayed are skipped (the
+        # replay_dead_letters command's --include-replayed sends them again on purpose).
+        replayed = 0
+        for letter in queryset.filter(replayed_at__isnull=True):
             dead_letter_replay(letter=letter)
-        self.message_user(request, f"Replayed {queryset.count()} task(s).", messages.SUCCESS)
+            replayed += 1
+        skipped = queryset.count() - replayed
+        note = f"; skipped {skipped} already replayed" if skipped else ""
+        self.message_user(request, f"Replayed {replayed} task(s){note}.", messages.SUCCESS)
 
     @admin.action(description="Purge the selected dead letters", permissions=["delete"])
     def purge(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
