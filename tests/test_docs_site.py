@@ -149,3 +149,23 @@ def test_validator_messages_are_every_branch_that_writes_text() -> None:
         "x {x} is too long",
         "item {q} is reserved",
     ]
+
+
+def test_the_comment_above_a_key_is_its_note() -> None:
+    reference = load_hook("copier_reference")
+    text = (
+        "# ====\n"
+        "# One row per queue, with `name` first.\n"
+        "# soft/hard: limits in seconds; every hard limit\n"
+        "#   stays under 30 min.\n"
+        "queue_specs:\n"
+    )
+    assert reference.comment_above(text, 5) == [
+        "From the comment in `copier.yml`:",
+        "",
+        "One row per queue, with `name` first.",
+        "",
+        "- soft/hard: limits in seconds; every hard limit stays under 30 min.",
+        "",
+    ]
+    assert reference.comment_above("# ====\nbroker:\n", 2) == []

@@ -39,6 +39,7 @@ def render_page(root: Path) -> str:
         loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined, **copier["_envops"]
     )
     lines = line_numbers(text)
+    notes = {name: comment_above(text, line) for name, line in lines.items()}
     questions = {k: v for k, v in copier.items() if is_question(k, v)}
     out = [
         "# Question reference",
@@ -54,8 +55,8 @@ def render_page(root: Path) -> str:
         out.append(f"| [`{name}`](#{name}) | {_type(spec)} | {_code(spec.get('default'))} |")
     out.append("")
     for name, spec in questions.items():
-        out += question_section(name, spec, lines.get(name))
-    out += computed_section(copier, env, lines)
+        out += question_section(name, spec, lines.get(name)) + notes.get(name, [])
+    out += computed_section(copier, env, lines, notes)
     return "\n".join(out) + "\n"
 
 
@@ -135,7 +136,7 @@ def _name(expr: nodes.Node) -> str:
     return "…"
 
 
-def computed_section(copier: dict, env: jinja2.Environment, lines: dict) -> list[str]:
+def computed_section(copier: dict, env: jinja2.Environment, lines: dict, notes: dict) -> list[str]:
     """Tables of the computed values, rendered for each queue topology."""
     answers = default_answers(copier, env)
     topologies = list(copier["queue_topology"]["choices"].values())
@@ -153,6 +154,7 @@ def computed_section(copier: dict, env: jinja2.Environment, lines: dict) -> list
         "(`default_queue`, the queue of every task without a route) is in bold. `custom` is shown",
         f"with `queues` = `[{', '.join(EXAMPLE_QUEUES)}]`.",
         "",
+        *notes["queue_specs"],
         "| topology | queue | roles | concurrency | prefetch | soft limit (s) | hard limit (s) |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -194,9 +196,9 @@ def computed_section(copier: dict, env: jinja2.Environment, lines: dict) -> list
         "",
         f"`processes` ([`copier.yml`, line {lines['processes']}](../copier.yml#L"
         f"{lines['processes']})), the process table the Procfile, the compose files and the",
-        f"Kubernetes manifests are rendered from, for the default answers ({shown}). `grace`",
-        "is the seconds between SIGTERM and SIGKILL.",
+        f"Kubernetes manifests are rendered from, for the default answers ({shown}).",
         "",
+        *notes["processes"],
         "| name | kind | command | health check | grace (s) |",
         "|---|---|---|---|---|",
     ]
@@ -243,6 +245,29 @@ def is_question(name: str, spec) -> bool:
     return not name.startswith("_") and spec.get("when") is not False
 
 
+def comment_above(text: str, line: int) -> list[str]:
+    """The comment right above a key of copier.yml, as Markdown: its paragraph, then one item
+    per `field: explanation` line (a line indented further continues the one before)."""
+    above: list[str] = []
+    for raw in reversed(text.splitlines()[: line - 1]):
+        if not raw.startswith("#") or raw.startswith("# ==="):
+            break
+        above.insert(0, raw[1:].removeprefix(" "))
+    if not above:
+        return []
+    blocks: list[str] = []
+    for comment in above:
+        item = re.match(r"[a-z_/]+: ", comment)
+        if blocks and (comment.startswith(" ") or not item and not blocks[-1].startswith("- ")):
+            blocks[-1] += " " + comment.strip()
+        else:
+            blocks.append(f"- {comment}" if item and blocks else comment)
+    paragraph, *items = blocks
+    return ["From the comment in `copier.yml`:", "", _escape(paragraph), ""] + (
+        [f"- {_escape(i[2:])}" for i in items] + [""] if items else []
+    )
+
+
 def line_numbers(text: str) -> dict[str, int]:
     """The line of copier.yml where each top-level key is defined."""
     lines = enumerate(text.splitlines(), start=1)
@@ -269,5 +294,8 @@ def _code(value) -> str:
 
 
 def _escape(text: str) -> str:
-    text = html.escape(text, quote=False)
-    return re.sub(r"([\\`*_\[\]|])", r"\\\1", text)
+    """Text shown as written, code spans (`...`) kept as code."""
+    parts = re.split(r"(`[^`]+`)", text)
+    for i in range(0, len(parts), 2):
+        parts[i] = re.sub(r"([\\*_\[\]|])", r"\\\1", html.escape(parts[i], quote=False))
+    return "".join(parts)
