@@ -13,6 +13,7 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 # rendered projects' uv commands (`uv lock`, `uv run`), which pick their own Python and .venv.
 TEST_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": None, "UV_PROJECT_ENVIRONMENT": None}
 TEST_REQUIREMENTS = nox.project.dependency_groups(PYPROJECT, "test")
+DOCS_REQUIREMENTS = nox.project.dependency_groups(PYPROJECT, "docs")
 
 
 @nox.session
@@ -45,6 +46,22 @@ def render(session: nox.Session) -> None:
     # that `copier update` in the project finds this checkout again.
     copy = ["copier", "copy", "--defaults", "--trust", "--vcs-ref", "HEAD"]
     session.run(*copy, *extra, os.getcwd(), dest)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs site, failing on any warning: nox -s docs [-- DEST] (default site/)."""
+    session.install(*DOCS_REQUIREMENTS)
+    dest = session.posargs[0] if session.posargs else "site"
+    session.run("mkdocs", "build", "--strict", "--site-dir", dest)
+
+
+@nox.session(name="docs-serve")
+def docs_serve(session: nox.Session) -> None:
+    """Serve the docs site on loopback, rebuilt on each change: nox -s docs-serve [-- HOST:PORT]."""
+    session.install(*DOCS_REQUIREMENTS)
+    address = session.posargs[0] if session.posargs else "127.0.0.1:8000"
+    session.run("mkdocs", "serve", "--strict", "--dev-addr", address)
 
 
 @nox.session(name="boot-quick")

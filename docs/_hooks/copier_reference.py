@@ -1,0 +1,301 @@
+"""MkDocs hook: the question reference page (reference.md), generated from copier.yml at each build.
+
+Nothing in it is typed by hand: each question's help, type, choices, default, `when` condition and
+its validator's refusal messages are read from copier.yml; the queue and process tables are the
+computed values (`queue_specs`, `processes`) rendered with Jinja for each topology, as Copier
+renders them, and the example routes come from template/_partials/routes.jinja. A change to any of
+them changes the page at the next build.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import jinja2
+import yaml
+from jinja2 import nodes
+from mkdocs.structure.files import File, Files
+
+PAGE = "reference.md"
+ROUTES = "template/_partials/routes.jinja"
+# Queue names to show the `custom` topology with (the `queues` help text's own example).
+EXAMPLE_QUEUES = ["default", "reports"]
+TYPE_NAMES = {"str": "text", "bool": "yes/no", "yaml": "YAML", "int": "integer", "float": "number"}
+
+
+def on_files(files: Files, config) -> Files:
+    root = Path(config["config_file_path"]).resolve().parent
+    files.append(File.generated(config, PAGE, content=render_page(root)))
+    return files
+
+
+def render_page(root: Path) -> str:
+    """The reference page for the template checked out at `root`."""
+    text = (root / "copier.yml").read_text(encoding="utf-8")
+    copier = yaml.safe_load(text)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined, **copier["_envops"]
+    )
+    lines = line_numbers(text)
+    notes = {name: comment_above(text, line) for name, line in lines.items()}
+    questions = {k: v for k, v in copier.items() if is_question(k, v)}
+    out = [
+        "# Question reference",
+        "",
+        "Generated from [`copier.yml`](../copier.yml) at each build of this site: each question in",
+        "the order Copier asks it, then the computed values the queue and process files are",
+        "rendered from. What each answer changes is explained in [Questions](questions.md).",
+        "",
+        "| question | type | default |",
+        "|---|---|---|",
+    ]
+    for name, spec in questions.items():
+        out.append(f"| [`{name}`](#{name}) | {_type(spec)} | {_code(spec.get('default'))} |")
+    out.append("")
+    for name, spec in questions.items():
+        out += question_section(name, spec, lines.get(name)) + notes.get(name, [])
+    out += computed_section(copier, env, lines, notes)
+    return "\n".join(out) + "\n"
+
+
+def question_section(name: str, spec: dict, line: int | None) -> list[str]:
+    out = [f"## `{name}`", "", _escape(spec.get("help", "")), ""]
+    out.append(f"- type: {_type(spec)}")
+    out.append(f"- default: {_code(spec.get('default'))}")
+    if "when" in spec:
+        out.append(f"- asked only when: {_code(spec['when'])}")
+    if line is not None:
+        out.append(f"- defined in [`copier.yml`, line {line}](../copier.yml#L{line})")
+    out.append("")
+    choices = spec.get("choices")
+    if choices:
+        pairs = choices.items() if isinstance(choices, dict) else ((c, c) for c in choices)
+        out += ["| answer | shown as |", "|---|---|"]
+        out += [f"| {_code(value)} | {_escape(str(label))} |" for label, value in pairs]
+        out.append("")
+    if "validator" in spec:
+        messages = validator_messages(spec["validator"])
+        out.append("Refused, with one of these messages (`{…}` stands for a value of the answers):")
+        out.append("")
+        out += [f"- {_escape(message)}" for message in messages]
+        out.append("")
+    return out
+
+
+def validator_messages(source: str) -> list[str]:
+    """The messages a Copier validator can return, in the order they are checked.
+
+    A validator is a Jinja template whose output is the refusal: each branch of its `if` blocks
+    that writes text, and each string it assigns to a namespace (built in a loop), is a message.
+    """
+    out: list[str] = []
+    _collect(jinja2.Environment().parse(source).body, out)
+    return [" ".join(m.split()) for m in out if m.strip()]
+
+
+def _collect(body: list[nodes.Node], out: list[str]) -> None:
+    for node in body:
+        if isinstance(node, nodes.If):
+            for branch in [node.body, *(elif_.body for elif_ in node.elif_), node.else_]:
+                outputs = [n for n in branch if isinstance(n, nodes.Output)]
+                # Text of its own, not only a value computed elsewhere (`{{ ns.error }}`).
+                if any(d.data.strip() for o in outputs for d in o.find_all(nodes.TemplateData)):
+                    out.append("".join(_text(n) for n in outputs))
+                _collect(branch, out)
+        elif isinstance(node, nodes.For):
+            _collect(node.body, out)
+            _collect(node.else_, out)
+        elif isinstance(node, nodes.Assign) and isinstance(node.target, nodes.NSRef):
+            out.append(_expr(node.node))
+
+
+def _text(output: nodes.Output) -> str:
+    return "".join(_expr(n) for n in output.nodes)
+
+
+def _expr(expr: nodes.Node) -> str:
+    """Text for an expression in a message: strings as they are, values as `{name}`."""
+    if isinstance(expr, nodes.TemplateData):
+        return expr.data
+    if isinstance(expr, nodes.Const):
+        return str(expr.value)
+    if isinstance(expr, nodes.Concat):
+        return "".join(_expr(n) for n in expr.nodes)
+    return "{" + _name(expr) + "}"
+
+
+def _name(expr: nodes.Node) -> str:
+    if isinstance(expr, nodes.Name):
+        return expr.name
+    if isinstance(expr, nodes.Getattr):
+        return f"{_name(expr.node)}.{expr.attr}"
+    if isinstance(expr, nodes.Filter):
+        return f"{_name(expr.node)} | {expr.name}"
+    return "…"
+
+
+def computed_section(copier: dict, env: jinja2.Environment, lines: dict, notes: dict) -> list[str]:
+    """Tables of the computed values, rendered for each queue topology."""
+    answers = default_answers(copier, env)
+    topologies = list(copier["queue_topology"]["choices"].values())
+    out = [
+        "## Computed values",
+        "",
+        "Never asked and never stored in the answers file (`when: false`): derived from the",
+        "answers at each render, and the only place queue names, worker settings and command",
+        "lines are defined.",
+        "",
+        "### Queues per topology",
+        "",
+        f"`queue_specs` ([`copier.yml`, line {lines['queue_specs']}](../copier.yml#L"
+        f"{lines['queue_specs']})), for each `queue_topology`; the default queue",
+        "(`default_queue`, the queue of every task without a route) is in bold. `custom` is shown",
+        f"with `queues` = `[{', '.join(EXAMPLE_QUEUES)}]`.",
+        "",
+        *notes["queue_specs"],
+        "| topology | queue | roles | concurrency | prefetch | soft limit (s) | hard limit (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    routes_by_topology = {}
+    for topology in topologies:
+        context = answers | {"queue_topology": topology, "queues": EXAMPLE_QUEUES}
+        specs = computed(copier, env, "queue_specs", context)
+        default = computed(copier, env, "default_queue", context | {"queue_specs": specs})
+        for q in specs:
+            name = f"**`{q['name']}`**" if q["name"] == default else f"`{q['name']}`"
+            roles = ", ".join(q["roles"]) or "none"
+            limits = f"{q['concurrency']} | {q['prefetch']} | {q['soft']} | {q['hard']}"
+            out.append(f"| `{topology}` | {name} | {roles} | {limits} |")
+        routes_by_topology[topology] = routes(env, context | {"queue_specs": specs}, default)
+    out += [
+        "",
+        "### Routes of the example tasks",
+        "",
+        f"From [`{ROUTES}`](../{ROUTES}): each task goes to the queue whose roles hold its role.",
+        "",
+        "| example task | role | " + " | ".join(f"`{t}`" for t in topologies) + " |",
+        "|---|---|" + "---|" * len(topologies),
+    ]
+    first = routes_by_topology[topologies[0]]
+    for index, (task, role, _) in enumerate(first):
+        queues = [f"`{routes_by_topology[t][index][2]}`" for t in topologies]
+        label = f"`{task}`" if task else "any task without a route"
+        out.append(f"| {label} | {role} | " + " | ".join(queues) + " |")
+    context = answers | {"queues": EXAMPLE_QUEUES}
+    specs = computed(copier, env, "queue_specs", context)
+    processes = computed(copier, env, "processes", context | {"queue_specs": specs})
+    shown = ", ".join(
+        f"`{k}={answers[k]}`".replace("True", "true").replace("False", "false")
+        for k in ("queue_topology", "broker", "beat_scheduler", "use_flower")
+    )
+    out += [
+        "",
+        "### Processes",
+        "",
+        f"`processes` ([`copier.yml`, line {lines['processes']}](../copier.yml#L"
+        f"{lines['processes']})), the process table the Procfile, the compose files and the",
+        f"Kubernetes manifests are rendered from, for the default answers ({shown}).",
+        "",
+        *notes["processes"],
+        "| name | kind | command | health check | grace (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for p in processes:
+        row = [f"`{p['name']}`", p["kind"], _code(p["command"]), _code(p["health"]), p["grace"]]
+        out.append("| " + " | ".join(str(cell) for cell in row) + " |")
+    out.append("")
+    return out
+
+
+def default_answers(copier: dict, env: jinja2.Environment) -> dict:
+    """Each asked question's default, rendered in order as Copier does (where plain Jinja can)."""
+    answers: dict = {}
+    for name, spec in copier.items():
+        if not is_question(name, spec):
+            continue
+        default = spec.get("default")
+        if isinstance(default, str) and "{" in default:
+            try:
+                default = env.from_string(default).render(answers)
+            except jinja2.TemplateError:
+                continue  # Copier's own filters (regex_replace): not needed for the tables.
+        if spec.get("type") == "yaml" and isinstance(default, str):
+            default = yaml.safe_load(default)
+        answers[name] = default
+    return answers
+
+
+def computed(copier: dict, env: jinja2.Environment, name: str, context: dict):
+    spec = copier[name]
+    rendered = env.from_string(spec["default"]).render(context)
+    return yaml.safe_load(rendered) if spec.get("type") == "yaml" else rendered
+
+
+def routes(env: jinja2.Environment, context: dict, default: str) -> list[tuple]:
+    """(task, role, queue) for each example route, then (None, ...) for a task without one."""
+    module = env.get_template(ROUTES).make_module(context)
+    table = [(task, role, str(module.queue_for(role))) for task, role in module.example_routes]
+    return table + [(None, "default", default)]
+
+
+def is_question(name: str, spec) -> bool:
+    """A question Copier asks (not a setting such as `_envops`, not a computed value)."""
+    return not name.startswith("_") and spec.get("when") is not False
+
+
+def comment_above(text: str, line: int) -> list[str]:
+    """The comment right above a key of copier.yml, as Markdown: its paragraph, then one item
+    per `field: explanation` line (a line indented further continues the one before)."""
+    above: list[str] = []
+    for raw in reversed(text.splitlines()[: line - 1]):
+        if not raw.startswith("#") or raw.startswith("# ==="):
+            break
+        above.insert(0, raw[1:].removeprefix(" "))
+    if not above:
+        return []
+    blocks: list[str] = []
+    for comment in above:
+        item = re.match(r"[a-z_/]+: ", comment)
+        if blocks and (comment.startswith(" ") or not item and not blocks[-1].startswith("- ")):
+            blocks[-1] += " " + comment.strip()
+        else:
+            blocks.append(f"- {comment}" if item and blocks else comment)
+    paragraph, *items = blocks
+    return ["From the comment in `copier.yml`:", "", _escape(paragraph), ""] + (
+        [f"- {_escape(i[2:])}" for i in items] + [""] if items else []
+    )
+
+
+def line_numbers(text: str) -> dict[str, int]:
+    """The line of copier.yml where each top-level key is defined."""
+    lines = enumerate(text.splitlines(), start=1)
+    return {m[1]: n for n, line in lines if (m := re.match(r"([a-z][a-z0-9_]*):", line))}
+
+
+def _type(spec: dict) -> str:
+    kind = TYPE_NAMES.get(spec.get("type", "str"), spec.get("type"))
+    if spec.get("multiselect"):
+        return "multiple choice"
+    return "choice" if spec.get("choices") else kind
+
+
+def _code(value) -> str:
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, bool | list | dict):
+        # YAML as in copier.yml (`[compose]`, `true`), not Python's repr.
+        value = yaml.safe_dump(value, default_flow_style=True, width=1000)
+        value = value.removesuffix("\n").removesuffix("...").strip()
+    text = str(value)
+    ticks = "``" if "`" in text else "`"
+    return f"{ticks}{text}{ticks}"
+
+
+def _escape(text: str) -> str:
+    """Text shown as written, code spans (`...`) kept as code."""
+    parts = re.split(r"(`[^`]+`)", text)
+    for i in range(0, len(parts), 2):
+        parts[i] = re.sub(r"([\\*_\[\]|])", r"\\\1", html.escape(parts[i], quote=False))
+    return "".join(parts)

@@ -1,0 +1,171 @@
+"""The docs site (mkdocs.yml over docs/): a strict build with no warning, and pages generated
+from copier.yml that follow it.
+
+`mkdocs build --strict` fails on a link to a missing page, file or anchor (the `validation`
+settings of mkdocs.yml); the hooks in docs/_hooks/ generate the home page (README.md), the
+changelog and the question reference at each build.
+"""
+
+import html
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from releases import REPO
+
+HOOKS = REPO / "docs" / "_hooks"
+REPO_URL = yaml.safe_load((REPO / "mkdocs.yml").read_text())["repo_url"]
+# Material 9.8 prints a notice about its end of life (May 2027) on every build.
+ENV = os.environ | {"NO_MKDOCS_2_WARNING": "1"}
+
+
+def build(root: Path, site: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=root,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def warnings(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stderr.splitlines() if "WARNING" in line]
+
+
+def load_hook(name: str):
+    spec = importlib.util.spec_from_file_location(f"docs_hook_{name}", HOOKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def text_of(page: Path) -> str:
+    """The page's visible text, one space for each run of whitespace."""
+    text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))
+    return " ".join(html.unescape(text).split())
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    result = build(REPO, site)
+    assert result.returncode == 0, result.stderr
+    assert warnings(result) == [], "\n".join(warnings(result))
+    return site
+
+
+def test_question_reference_lists_every_question_of_copier_yml(site: Path) -> None:
+    copier = yaml.safe_load((REPO / "copier.yml").read_text())
+    page = (site / "reference" / "index.html").read_text(encoding="utf-8")
+    text = text_of(site / "reference" / "index.html")
+    asked = [k for k, v in copier.items() if not k.startswith("_") and v.get("when") is not False]
+    assert asked, "no question read from copier.yml"
+    for name in asked:
+        assert f'id="{name}"' in page, f"no section for {name}"
+        assert " ".join(copier[name]["help"].split()) in text, f"help of {name} missing"
+        choices = copier[name].get("choices") or []
+        for value in choices.values() if isinstance(choices, dict) else choices:
+            assert value in text, f"choice {value} of {name} missing"
+    # A validator's message, with the answer it names as a placeholder.
+    assert "needs broker=rabbitmq; with broker={broker} choose" in text
+
+
+def test_queue_tables_are_the_rendered_queue_specs(site: Path) -> None:
+    text = text_of(site / "reference" / "index.html")
+    # The workload topology's middle queue, as copier.yml defines it: 8 children, prefetch 4.
+    assert "workload communications default, io 8 4 120 180" in text
+    assert "worker-bulk worker celery -A config worker --queues bulk --hostname" in text
+
+
+def test_links_out_of_docs_reach_the_repository(site: Path) -> None:
+    testing = (site / "testing" / "index.html").read_text(encoding="utf-8")
+    assert f'href="{REPO_URL}/blob/main/tests/conftest.py"' in testing
+    assert f'href="{REPO_URL}/tree/main/tests"' in testing
+    # README.md is the home page: its links to docs/ reach the site's own pages.
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="questions/"' in home and 'href="changelog/"' in home
+    changelog = text_of(site / "changelog" / "index.html")
+    first_release = re.search(r"^## (.+)$", (REPO / "CHANGELOG.md").read_text(), re.M)[1]
+    assert first_release in changelog
+
+
+def test_a_broken_link_or_anchor_fails_the_build(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "docs", root / "docs")
+    for name in ("mkdocs.yml", "README.md", "CHANGELOG.md", "copier.yml"):
+        shutil.copy2(REPO / name, root / name)
+    shutil.copytree(REPO / "template" / "_partials", root / "template" / "_partials")
+    questions = root / "docs" / "questions.md"
+    questions.write_text(
+        questions.read_text()
+        + "\n[gone](defaults.md#no-such-anchor) [missing](../no-such-file.py)\n"
+    )
+    result = build(root, tmp_path / "site")
+    assert result.returncode == 1
+    found = "\n".join(warnings(result))
+    assert "does not contain an anchor '#no-such-anchor'" in found
+    assert "'../no-such-file.py', but the target is not found" in found
+
+
+def test_a_change_to_copier_yml_changes_the_reference(tmp_path: Path) -> None:
+    reference = load_hook("copier_reference")
+    copier = yaml.safe_load((REPO / "copier.yml").read_text())
+    copier["broker"]["help"] = "Which broker carries the tasks (changed)"
+    copier["result_backend"]["validator"] = copier["result_backend"]["validator"].replace(
+        "needs broker=rabbitmq", "needs RabbitMQ (changed)"
+    )
+    copier["queue_specs"]["default"] = copier["queue_specs"]["default"].replace(
+        "concurrency: 8, prefetch: 4", "concurrency: 16, prefetch: 4"
+    )
+    (tmp_path / "template").mkdir()
+    shutil.copytree(REPO / "template" / "_partials", tmp_path / "template" / "_partials")
+    (tmp_path / "copier.yml").write_text(yaml.safe_dump(copier, sort_keys=False))
+    page = reference.render_page(tmp_path)
+    assert "Which broker carries the tasks (changed)" in page
+    assert "needs RabbitMQ (changed)" in page
+    assert "| `workload` | **`communications`** | default, io | 16 | 4 | 120 | 180 |" in page
+    assert "Message broker that carries the tasks" not in page
+
+
+def test_validator_messages_are_every_branch_that_writes_text() -> None:
+    reference = load_hook("copier_reference")
+    source = (
+        "{% if not x %}x must be set{% elif x | length > 3 %}x {{ x }} is too long{% else %}"
+        "{% set ns = namespace(error='') %}{% for q in x %}{% if q == 'a' %}"
+        "{% set ns.error = 'item ' ~ q ~ ' is reserved' %}{% endif %}{% endfor %}"
+        "{{ ns.error }}{% endif %}"
+    )
+    assert reference.validator_messages(source) == [
+        "x must be set",
+        "x {x} is too long",
+        "item {q} is reserved",
+    ]
+
+
+def test_the_comment_above_a_key_is_its_note() -> None:
+    reference = load_hook("copier_reference")
+    text = (
+        "# ====\n"
+        "# One row per queue, with `name` first.\n"
+        "# soft/hard: limits in seconds; every hard limit\n"
+        "#   stays under 30 min.\n"
+        "queue_specs:\n"
+    )
+    assert reference.comment_above(text, 5) == [
+        "From the comment in `copier.yml`:",
+        "",
+        "One row per queue, with `name` first.",
+        "",
+        "- soft/hard: limits in seconds; every hard limit stays under 30 min.",
+        "",
+    ]
+    assert reference.comment_above("# ====\nbroker:\n", 2) == []
