@@ -26,6 +26,7 @@ PROVIDERS = {
     "gunicorn": ("gunicorn", None),
     "flower": ("flower", None),
     "pytest": ("pytest", None),
+    "hypothesis": ("hypothesis", None),
     "psycopg": ("psycopg", None),
 }
 # A dotted path in a string (INSTALLED_APPS, MIDDLEWARE, schedulers, storages).

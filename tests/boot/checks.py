@@ -88,9 +88,15 @@ def retry_countdowns(events: list[dict]) -> list[int]:
     return [int(wait.group(1)) for wait in waits if wait]
 
 
-def signed_webhook(base: str, payload: dict) -> tuple[int, str]:
+def signed_webhook(base: str, payload: dict, age: int = 0) -> tuple[int, str]:
+    """POST `payload` signed as the provider signs it, `age` seconds ago: the header is
+    `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (the project's payments/signatures.py).
+    """
     body = json.dumps(payload).encode()
-    signature = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    timestamp = int(time.time()) - age
+    signed = f"{timestamp}.".encode() + body
+    digest = hmac.new(WEBHOOK_SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    signature = f"t={timestamp},v1={digest}"
     headers = {"Content-Type": "application/json", "X-Webhook-Signature": signature}
     return http(f"{base}/payments/webhook/", body, headers)
 
@@ -116,9 +122,21 @@ def check_health_and_payment_pipeline(group: ProcessGroup, web: str, queues: lis
     assert status == 200 and set(json.loads(body)["queues"]) == set(queues), body
     # A signed webhook runs the whole chain (ledger entry, receipt, email) across queues, and
     # each step finds the row the previous one committed.
-    payload = {"id": "evt_boot", "amount_cents": 990, "currency": "EUR"}
-    status, body = signed_webhook(web, payload | {"customer_email": "a@b.example"})
+    payload = {
+        "id": "evt_boot",
+        "amount_cents": 990,
+        "currency": "EUR",
+        "customer_email": "a@b.example",
+    }
+    status, body = signed_webhook(web, payload)
     assert status == 202, body
+    # Through gunicorn too: a request replayed an hour later, or a header no signer writes
+    # (non-ASCII, which was a 500), gets its 4xx.
+    status, body = signed_webhook(web, payload | {"id": "evt_replayed"}, age=3600)
+    assert status == 403, body
+    headers = {"Content-Type": "application/json", "X-Webhook-Signature": "t=1,v1=\u00e9"}
+    status, body = http(f"{web}/payments/webhook/", json.dumps(payload).encode(), headers)
+    assert status == 400, body
     receipts = "SELECT count(*) FROM payments_receipt WHERE emailed_at IS NOT NULL"
     wait_until(lambda: group.driver.sql(receipts) == "1", "payment pipeline", group)
 

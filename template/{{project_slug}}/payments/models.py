@@ -2,11 +2,15 @@
 
 from django.db import models
 
+# Column lengths the webhook checks before it stores anything (payments/services.py).
+EXTERNAL_ID_MAX_LENGTH = 255
+EMAIL_MAX_LENGTH = 254
+
 
 class WebhookEvent(models.Model):
     """A webhook as received; the provider's event id makes a resent webhook a no-op."""
 
-    external_id = models.CharField(max_length=255, unique=True)
+    external_id = models.CharField(max_length=EXTERNAL_ID_MAX_LENGTH, unique=True)
     payload = models.JSONField()
     received_at = models.DateTimeField(auto_now_add=True)
 
@@ -20,7 +24,7 @@ class LedgerEntry(models.Model):
     event = models.OneToOneField(WebhookEvent, on_delete=models.PROTECT, related_name="entry")
     amount_cents = models.BigIntegerField()
     currency = models.CharField(max_length=3)
-    customer_email = models.EmailField()
+    customer_email = models.EmailField(max_length=EMAIL_MAX_LENGTH)
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
