@@ -7,6 +7,10 @@ the checks: `check` and `makemigrations --check` on test settings, `check --depl
 production settings. Django and Celery are imported once, before forking, since importing them
 is most of a check's cost. A failing check exits non-zero with Django's message; on success the
 last line of stdout is {"test": {...}, "production": {...}}.
+
+The production report also holds `settings`: every upper-case name the production settings
+module defines, as its value with no `.env` read (the defaults a deployment gets where the real
+environment sets nothing else), which tests/settings_registry.py compares with docs/settings.yml.
 """
 
 import io
@@ -29,10 +33,68 @@ SHARED_IMPORTS = (
 )
 
 
+def production_settings() -> dict:
+    """The production settings module's upper-case names and values, without `.env`.
+
+    Imported on its own, with django-environ's read_env switched off, then dropped from
+    sys.modules so the checks import it again as the processes do (with `.env`).
+    """
+    import importlib
+
+    import environ
+
+    names = ("config.settings.production", "config.settings.base")
+    read_env = environ.Env.read_env
+    environ.Env.read_env = classmethod(lambda cls, *args, **kwargs: None)
+    try:
+        module = importlib.import_module(names[0])
+        values = {k: plain(v) for k, v in vars(module).items() if k.isupper()}
+    finally:
+        environ.Env.read_env = read_env
+        for name in names:
+            sys.modules.pop(name, None)
+    from celery.app.defaults import NAMESPACES, flatten
+    from django.conf import global_settings
+
+    celery_names = {name for name, _ in flatten(NAMESPACES)}
+    known = {
+        name
+        for name in values
+        if hasattr(global_settings, name)
+        or name.startswith("CELERY_")
+        and name.removeprefix("CELERY_").lower() in celery_names
+    }
+    return {"values": values, "known": sorted(known)}
+
+
+def plain(value):
+    """A settings value as JSON can carry it: durations in seconds, queues as their fields."""
+    from datetime import timedelta
+
+    from kombu import Queue
+
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Queue):
+        return {
+            "name": value.name,
+            "routing_key": value.routing_key,
+            "queue_arguments": value.queue_arguments,
+        }
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
 def report(mode: str) -> dict:
     import django
     from django.core.management import call_command
 
+    settings_module = production_settings() if mode == "production" else None
     os.environ["DJANGO_SETTINGS_MODULE"] = f"config.settings.{mode}"
     django.setup()
     out = io.StringIO()
@@ -105,6 +167,8 @@ def report(mode: str) -> dict:
     values["time_zone"] = settings.TIME_ZONE
     values["installed_apps"] = list(settings.INSTALLED_APPS)
     values["debug"] = settings.DEBUG
+    if settings_module is not None:
+        values["settings"] = settings_module
     return values
 
 

@@ -25,6 +25,7 @@ from kubernetes_manifests import assert_kubernetes
 from matrix import PROJECT_NAMES, TOPOLOGY_DEFAULT_QUEUE, TOPOLOGY_QUEUES, Combination
 from project_env import project_requirements, venv_with
 from readme_blocks import tested_block
+from settings_registry import assert_registry
 
 INSPECT = Path(__file__).with_name("inspect_project.py")
 # Jinja left in a rendered file; GitHub Actions' own ${{ ... }} expressions are not Jinja.
@@ -59,6 +60,8 @@ def assert_sound_project(project: Path, combo: Combination, shared: dict[str, li
     for mode in MODES:
         assert_doctrine(reports[mode], combo, slug)
     assert reports["production"]["debug"] is False
+    # Every Celery and security setting of production is in docs/settings.yml, with its value.
+    assert_registry(reports["production"]["settings"], answers, slug, check_env(combo))
     if combo.broker == "sqs":
         # Production long-polls for 10 s (fewer billed empty receives); the suite for 1 s.
         waits = [reports[mode]["broker_transport_options"]["wait_time_seconds"] for mode in MODES]
@@ -235,12 +238,9 @@ def run(command: list, project: Path, env: dict | None = None) -> str:
     return result.stdout
 
 
-def run_checks(project: Path, combo: Combination, venv: Path) -> dict:
-    run([venv / "bin" / "ruff", "check", "--no-cache", "."], project)
-    run([venv / "bin" / "ruff", "format", "--check", "--no-cache", "."], project)
-    # No PYTHONDONTWRITEBYTECODE: the first check in an environment writes its bytecode, the
-    # next ones reuse it (compiling everything at install costs more than it saves).
-    env = {
+def check_env(combo: Combination) -> dict[str, str]:
+    """The environment the checks run with: the variables the settings require, nothing else."""
+    return {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/tmp"),
         "DJANGO_SECRET_KEY": "k" + hashlib.sha256(b"render-check").hexdigest(),
@@ -252,5 +252,12 @@ def run_checks(project: Path, combo: Combination, venv: Path) -> dict:
         "PAYMENTS_WEBHOOK_SECRET": hashlib.sha256(b"render-check-webhook").hexdigest(),
         "FLOWER_BASIC_AUTH": "admin:" + hashlib.sha256(b"render-check-flower").hexdigest(),
     }
-    out = run([venv / "bin" / "python", INSPECT], project, env)
+
+
+def run_checks(project: Path, combo: Combination, venv: Path) -> dict:
+    run([venv / "bin" / "ruff", "check", "--no-cache", "."], project)
+    run([venv / "bin" / "ruff", "format", "--check", "--no-cache", "."], project)
+    # No PYTHONDONTWRITEBYTECODE: the first check in an environment writes its bytecode, the
+    # next ones reuse it (compiling everything at install costs more than it saves).
+    out = run([venv / "bin" / "python", INSPECT], project, check_env(combo))
     return json.loads(out.strip().splitlines()[-1])

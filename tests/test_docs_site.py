@@ -3,7 +3,8 @@ from copier.yml that follow it.
 
 `mkdocs build --strict` fails on a link to a missing page, file or anchor (the `validation`
 settings of mkdocs.yml); the hooks in docs/_hooks/ generate the home page (README.md), the
-changelog and the question reference at each build.
+changelog, the question reference and the setting tables of defaults.md (from docs/settings.yml)
+at each build.
 """
 
 import html
@@ -104,6 +105,9 @@ def test_a_broken_link_or_anchor_fails_the_build(tmp_path: Path) -> None:
     for name in ("mkdocs.yml", "README.md", "CHANGELOG.md", "copier.yml"):
         shutil.copy2(REPO / name, root / name)
     shutil.copytree(REPO / "template" / "_partials", root / "template" / "_partials")
+    # The tests the settings registry names: the defaults page links to their lines.
+    shutil.copytree(REPO / "tests", root / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "template" / "tests", root / "template" / "tests")
     questions = root / "docs" / "questions.md"
     questions.write_text(
         questions.read_text()
@@ -114,6 +118,39 @@ def test_a_broken_link_or_anchor_fails_the_build(tmp_path: Path) -> None:
     found = "\n".join(warnings(result))
     assert "does not contain an anchor '#no-such-anchor'" in found
     assert "'../no-such-file.py', but the target is not found" in found
+
+
+def test_defaults_tables_are_the_settings_registry(site: Path) -> None:
+    registry = yaml.safe_load((REPO / "docs" / "settings.yml").read_text())
+    page = (site / "defaults" / "index.html").read_text(encoding="utf-8")
+    text = text_of(site / "defaults" / "index.html")
+    for entry in (e for section in registry.values() for e in section):
+        names = entry["name"] if isinstance(entry["name"], list) else [entry["name"]]
+        for name in names:
+            assert f"<code>{name}" in page, f"{name} not on the defaults page"
+        for spec in entry.get("options", [entry]):
+            # Up to the first Markdown link or code span, which the page shows as such.
+            plain = re.split(r"[\[`]", " ".join(spec["why"].split()))[0]
+            assert plain in text, f"reason of {names} not shown"
+    # A row: names, value, reason, source, and its test linked to the line that defines it.
+    line = next(
+        n
+        for n, code in enumerate((REPO / "tests" / "boot" / "test_delivery.py").open(), start=1)
+        if code.startswith("def test_worker_killed_mid_run_loses_no_task(")
+    )
+    assert f'href="{REPO_URL}/blob/main/tests/boot/test_delivery.py#L{line}"' in page
+    assert "CELERY_TASK_ACKS_LATE ( task_acks_late ) True A message is acknowledged" in text
+    assert f'href="{REPO_URL}/blob/main/docs/settings.yml"' in page
+    assert "<!-- settings:" not in page
+
+
+def test_a_settings_marker_without_its_section_fails_the_build(tmp_path: Path) -> None:
+    tables = load_hook("settings_table")
+    page = (REPO / "docs" / "defaults.md").read_text()
+    with pytest.raises(Exception, match=r"no section \['nowhere'\].*no marker \['beat'\]"):
+        tables.render_markers(
+            page.replace("<!-- settings: beat -->", "<!-- settings: nowhere -->"), REPO
+        )
 
 
 def test_a_change_to_copier_yml_changes_the_reference(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ in the repository (`repo_url` of mkdocs.yml, branch `main`). README.md and CHANG
 as pages of their own (`index.md`, `changelog.md`), generated from the files at each build, never
 copied; their links are relative to the repository's root and are rewritten the same way.
 
+So does a link to a file of docs/ that `exclude_docs` leaves out of the site (docs/settings.yml).
 A link to a file that does not exist is left as it is, so `mkdocs build --strict` still reports it.
 """
 
@@ -63,7 +64,7 @@ def rewrite_links(markdown, repo_path, src_uri, root, config, files) -> str:
         if resolved in page_of:
             relative = posixpath.relpath(page_of[resolved], posixpath.dirname(src_uri) or ".")
             new = relative + anchor
-        elif resolved.startswith(f"{docs}/") and resolved != docs:
+        elif resolved.startswith(f"{docs}/") and _on_site(files, resolved[len(docs) + 1 :]):
             return match[0]  # A file of the site itself (an image): MkDocs resolves it.
         else:
             kind = "tree" if (root / resolved).is_dir() else "blob"
@@ -71,6 +72,12 @@ def rewrite_links(markdown, repo_path, src_uri, root, config, files) -> str:
         return match["head"] + new
 
     return LINK.sub(replace, markdown)
+
+
+def _on_site(files: Files, src_uri: str) -> bool:
+    """Whether a file of docs/ is part of the built site (not left out by `exclude_docs`)."""
+    file = files.get_file_from_path(src_uri)
+    return file is not None and not file.inclusion.is_excluded()
 
 
 def _root(config) -> Path:
