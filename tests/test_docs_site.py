@@ -7,22 +7,28 @@ changelog, the question reference and the setting tables of defaults.md (from do
 at each build.
 """
 
+import base64
+import hashlib
 import html
 import importlib.util
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
+import material
 import pytest
 import yaml
 
 from releases import REPO
 
 HOOKS = REPO / "docs" / "_hooks"
-REPO_URL = yaml.safe_load((REPO / "mkdocs.yml").read_text())["repo_url"]
+# A line of mkdocs.yml (not the whole YAML: its `!!python/name` tags need MkDocs' own loader).
+REPO_URL = re.search(r"^repo_url: (\S+)$", (REPO / "mkdocs.yml").read_text(), re.M)[1]
 # Material 9.8 prints a notice about its end of life (May 2027) on every build.
 ENV = os.environ | {"NO_MKDOCS_2_WARNING": "1"}
 
@@ -99,15 +105,21 @@ def test_links_out_of_docs_reach_the_repository(site: Path) -> None:
     assert first_release in changelog
 
 
-def test_a_broken_link_or_anchor_fails_the_build(tmp_path: Path) -> None:
-    root = tmp_path / "repo"
+def copy_site_sources(root: Path) -> None:
+    """What the docs build reads, copied to `root`."""
     shutil.copytree(REPO / "docs", root / "docs")
+    shutil.copytree(REPO / "overrides", root / "overrides")
     for name in ("mkdocs.yml", "README.md", "CHANGELOG.md", "copier.yml"):
         shutil.copy2(REPO / name, root / name)
     shutil.copytree(REPO / "template" / "_partials", root / "template" / "_partials")
     # The tests the settings registry names: the defaults page links to their lines.
     shutil.copytree(REPO / "tests", root / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "template" / "tests", root / "template" / "tests")
+
+
+def test_a_broken_link_or_anchor_fails_the_build(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    copy_site_sources(root)
     questions = root / "docs" / "questions.md"
     questions.write_text(
         questions.read_text()
@@ -160,8 +172,10 @@ def test_a_change_to_copier_yml_changes_the_reference(tmp_path: Path) -> None:
     copier["result_backend"]["validator"] = copier["result_backend"]["validator"].replace(
         "needs broker=rabbitmq", "needs RabbitMQ (changed)"
     )
-    copier["queue_specs"]["default"] = copier["queue_specs"]["default"].replace(
-        "concurrency: 8, prefetch: 4", "concurrency: 16, prefetch: 4"
+    copier["queue_specs"]["default"] = (
+        copier["queue_specs"]["default"]
+        .replace("concurrency: 8, prefetch: 4", "concurrency: 16, prefetch: 4")
+        .replace("{name: bulk, roles: [heavy]", "{name: batch, roles: [heavy]")
     )
     (tmp_path / "template").mkdir()
     shutil.copytree(REPO / "template" / "_partials", tmp_path / "template" / "_partials")
@@ -171,6 +185,11 @@ def test_a_change_to_copier_yml_changes_the_reference(tmp_path: Path) -> None:
     assert "needs RabbitMQ (changed)" in page
     assert "| `workload` | **`communications`** | default, io | 16 | 4 | 120 | 180 |" in page
     assert "Message broker that carries the tasks" not in page
+    # The architecture diagram (default answers: the priority topology) follows the queue table.
+    diagram = page.split("```mermaid", 1)[1].split("```", 1)[0]
+    assert 'q_batch[["queue batch<br/>roles: heavy"]]' in diagram
+    assert "q_batch -->|consumes| p_worker_batch" in diagram
+    assert "bulk" not in diagram
 
 
 def test_validator_messages_are_every_branch_that_writes_text() -> None:
@@ -206,3 +225,49 @@ def test_the_comment_above_a_key_is_its_note() -> None:
         "",
     ]
     assert reference.comment_above("# ====\nbroker:\n", 2) == []
+
+
+def test_the_site_serves_the_pinned_mermaid(site: Path) -> None:
+    """The built site's mermaid.min.js is the one in the npm tarball whose sha512 is pinned."""
+    hook = load_hook("mermaid")
+    tarball = hook.tarball().read_bytes()
+    algorithm, digest = hook.INTEGRITY.split("-", 1)
+    assert algorithm == "sha512"
+    assert base64.b64encode(hashlib.sha512(tarball).digest()).decode() == digest
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
+        expected = archive.extractfile("package/dist/mermaid.min.js").read()
+        assert f'"version":"{hook.VERSION}"'.encode() in archive.extractfile(
+            "package/package.json"
+        ).read().replace(b" ", b"")
+    script = site / "assets" / "mermaid" / "mermaid.min.js"
+    assert script.read_bytes() == expected
+    assert f'"{hook.VERSION}"' in script.read_text(encoding="utf-8")
+    assert "MIT License" in (script.parent / "LICENSE").read_text(encoding="utf-8")
+    # mkdocs.yml's extra_javascript names the path the hook writes to.
+    assert f"  - {hook.SCRIPT}\n" in (REPO / "mkdocs.yml").read_text()
+
+
+def test_mermaid_is_the_major_material_expects() -> None:
+    """Material loads Mermaid from a CDN unless the page defines it: the pin keeps that major."""
+    version = load_hook("mermaid").VERSION
+    bundle = next(
+        (Path(material.__file__).parent / "templates/assets/javascripts").glob("bundle.*.js")
+    )
+    expected = re.search(r"unpkg\.com/mermaid@(\d+)/", bundle.read_text(encoding="utf-8"))[1]
+    assert version.split(".")[0] == expected, f"Material loads Mermaid {expected}, not {version}"
+
+
+def test_a_tarball_that_does_not_match_the_pin_fails_the_build(tmp_path: Path) -> None:
+    """A wrong integrity in a copy of the hook: the cached tarball no longer matches it."""
+    load_hook("mermaid").tarball()  # the verified tarball is in the cache (downloaded at most once)
+    root = tmp_path / "repo"
+    copy_site_sources(root)
+    hook = root / "docs" / "_hooks" / "mermaid.py"
+    text = hook.read_text()
+    pinned = re.search(r'"(sha512-[^"]+)"', text)[1]
+    wrong = "sha512-" + base64.b64encode(hashlib.sha512(b"not mermaid").digest()).decode()
+    hook.write_text(text.replace(pinned, wrong))
+    result = build(root, tmp_path / "site")
+    assert result.returncode == 1
+    assert "does not match the integrity pinned in docs/_hooks/mermaid.py" in result.stderr
+    assert not (tmp_path / "site" / "assets" / "mermaid" / "mermaid.min.js").exists()

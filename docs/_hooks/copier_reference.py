@@ -205,8 +205,68 @@ def computed_section(copier: dict, env: jinja2.Environment, lines: dict, notes: 
     for p in processes:
         row = [f"`{p['name']}`", p["kind"], _code(p["command"]), _code(p["health"]), p["grace"]]
         out.append("| " + " | ".join(str(cell) for cell in row) + " |")
-    out.append("")
+    default = computed(copier, env, "default_queue", context | {"queue_specs": specs})
+    out += [
+        "",
+        "### Architecture",
+        "",
+        f"The same process and queue tables, for the same answers ({shown}, `result_backend="
+        f"{answers['result_backend']}`), as a diagram: what each process sends to or reads from",
+        "the broker's queues, the result backend and the database.",
+        "",
+        *architecture(answers, specs, processes, default),
+        "",
+    ]
     return out
+
+
+BROKERS = {"redis": "Redis", "rabbitmq": "RabbitMQ", "sqs": "Amazon SQS"}
+
+
+def architecture(answers: dict, specs: list, processes: list, default: str) -> list[str]:
+    """A Mermaid flowchart of the processes, the broker's queues, the result backend and the
+    database, from the computed tables (`queue_specs`, `processes`) and the answers."""
+    broker, backend = answers["broker"], answers["result_backend"]
+    out = ["```mermaid", "flowchart LR"]
+    for p in processes:
+        label = p["name"] if p["name"] == p["kind"] else f"{p['name']}<br/>{p['kind']}"
+        out.append(f'  {_node("p", p["name"])}["{label}"]')
+    out.append(f'  subgraph broker["broker: {BROKERS[broker]}"]')
+    for q in specs:
+        mark = "<br/>and tasks without a route" if q["name"] == default else ""
+        roles = ", ".join(q["roles"]) or "none"
+        out.append(f'    {_node("q", q["name"])}[["queue {q["name"]}<br/>roles: {roles}{mark}"]]')
+    out.append("  end")
+    out.append('  database[("database<br/>PostgreSQL")]')
+    if backend in ("redis", "rpc"):
+        label = {"redis": "Redis", "rpc": f"RPC replies over {BROKERS[broker]}"}[backend]
+        out.append(f'  results[("result backend<br/>{label}")]')
+    results = {"redis": "results", "rpc": "results", "django-db": "database"}.get(backend)
+    for p in processes:
+        node = _node("p", p["name"])
+        if p["kind"] in ("web", "beat"):
+            verb = "sends tasks" if p["kind"] == "web" else "sends scheduled tasks"
+            out.append(f"  {node} -->|{verb}| broker")
+        if p["kind"] == "worker":
+            out.append(f"  {_node('q', p['queue'])} -->|consumes| {node}")
+            if results:
+                out.append(f"  {node} -->|results| {results}")
+        if p["kind"] in ("web", "worker", "release"):
+            out.append(f"  {node} --- database")
+        if p["kind"] == "beat" and answers["beat_scheduler"] == "django-db":
+            out.append(f"  {node} -->|reads the schedule| database")
+        if p["kind"] == "beat" and answers["beat_scheduler"] == "redbeat":
+            redis = "broker" if broker == "redis" else "results"
+            out.append(f"  {node} -->|schedule and lock| {redis}")
+        if p["kind"] == "flower":
+            out.append(f"  broker -->|events| {node}")
+    out.append("```")
+    return out
+
+
+def _node(kind: str, name: str) -> str:
+    """A Mermaid node id for a process (`p`) or a queue (`q`): letters, digits, underscores."""
+    return f"{kind}_" + re.sub(r"\W", "_", name)
 
 
 def default_answers(copier: dict, env: jinja2.Environment) -> dict:
