@@ -162,17 +162,18 @@ def rabbitmq_vhost(name: str) -> str:
     return f"{RABBITMQ_URL}/{name}"
 
 
-def postgres_admin(sql: str, check: bool = True) -> None:
+def postgres_admin(sql: str, check: bool = True, server: str = POSTGRES_URL) -> None:
     """Run one statement in the server's `postgres` database (creating and dropping others)."""
-    command = ["psql", f"{POSTGRES_URL}/postgres", "-q", "-c", sql]
+    command = ["psql", f"{server}/postgres", "-q", "-c", sql]
     subprocess.run(command, check=check, capture_output=True)
 
 
-def postgres_database(name: str) -> str:
-    """Create (afresh) a database for one combination; return its URL."""
-    postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    postgres_admin(f'CREATE DATABASE "{name}"')
-    return f"{POSTGRES_URL}/{name}"
+def postgres_database(name: str, server: str = POSTGRES_URL) -> str:
+    """Create (afresh) a database for one combination on `server` (the machine's PostgreSQL
+    unless a test names one of its own); return its URL."""
+    postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', server=server)
+    postgres_admin(f'CREATE DATABASE "{name}"', server=server)
+    return f"{server}/{name}"
 
 
 @dataclass

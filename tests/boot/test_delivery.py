@@ -23,6 +23,7 @@ from project_env import project_requirements, venv_with
 from .checks import sql, wait_until
 from .processes import DRIVER, ProcessGroup, procfile
 from .services import (
+    POSTGRES_URL,
     drop_all,
     postgres_database,
     rabbitmq_vhost,
@@ -50,12 +51,12 @@ def start_project(
     name: str,
     *,
     result_backend: str = "none",
-    database: str | None = None,
+    postgres: str = POSTGRES_URL,
     **extra_env: str,
 ):
     """Render a one-queue project, migrate, start its worker; return the group and database URL.
 
-    The database is created afresh on the machine's PostgreSQL unless `database` names one.
+    The database is created afresh on the machine's PostgreSQL, or on the `postgres` server named.
     """
     combo = Combination(broker, result_backend, "none", "single")
     answers = {**combo.answers(), "use_flower": False, "python_version": "3.13"}
@@ -65,7 +66,7 @@ def start_project(
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": f"delivery-test-secret-key-{name}-0123456789abcdefghijklmnop",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": database or postgres_database(name),
+        "DATABASE_URL": postgres_database(name, server=postgres),
         "PAYMENTS_WEBHOOK_SECRET": f"delivery-webhook-key-{name}-0123456789abcdefghijklmnop",
         "CELERY_BROKER_URL": broker_url,
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
@@ -85,6 +86,11 @@ def start_worker(group: ProcessGroup, command: str) -> None:
     worker = group.start("worker-default", command)
     before = worker.log.read_text().count(" ready.")
     wait_until(lambda: worker.log.read_text().count(" ready.") > before, "worker ready", group)
+
+
+def logs(group: ProcessGroup) -> str:
+    """Every process's log, as one text."""
+    return "".join(process.log.read_text() for process in group.processes.values())
 
 
 def recorded(database: str) -> int:
@@ -146,14 +152,13 @@ def report(
 
     wait_until(delivered, lambda: missing(database, broker, broker_url), group, DELIVERED_WITHIN)
     time.sleep(2)  # let a late duplicate land before counting
-    logs = "".join(p.log.read_text() for p in group.processes.values())
     figures = {
         "broker": broker,
         "test": what,
         "sent": TASKS,
         "completed": recorded(database),
         "lost": TASKS - recorded(database),
-        "duplicated": logs.count("duplicate absorbed"),
+        "duplicated": logs(group).count("duplicate absorbed"),
     }
     print(f"delivery: {json.dumps(figures)}")
     return figures
@@ -161,8 +166,8 @@ def report(
 
 def never_received(group: ProcessGroup, sent: list[str], lost: list[int]) -> list[int]:
     """Which of the lost record-N tasks (task ids in `sent`) no worker ever logged as received."""
-    logs = "".join(p.log.read_text() for p in group.processes.values())
-    return [n for n in lost if sent[n] not in logs]
+    text = logs(group)
+    return [n for n in lost if sent[n] not in text]
 
 
 def children(pid: int) -> list[int]:

@@ -28,9 +28,10 @@ from .services import (
     RedisServer,
     drop_all,
     free_port,
+    redis_server,
 )
 from .test_boot import RUN
-from .test_delivery import TASKS, recorded, report, start_project
+from .test_delivery import TASKS, logs, recorded, report, start_project
 
 pytestmark = pytest.mark.boot
 
@@ -49,10 +50,6 @@ SHORT_RETRIES = {
 # The session Redis's databases for the brokers of these tests (above the boot combinations').
 REDIS_DATABASE_OUTAGE_DB = 501
 REDIS_RESULT_OUTAGE_DB = 502
-
-
-def logs(group) -> str:
-    return "".join(process.log.read_text() for process in group.processes.values())
 
 
 @pytest.fixture
@@ -107,12 +104,9 @@ def own_postgres() -> Iterator[PostgresServer]:
 
 def test_database_outage_loses_no_task(own_postgres, render, boot_services, boot_dir) -> None:
     name = f"cdc_dbdown_{RUN}"
-    admin = ["psql", f"{own_postgres.url}/postgres", "-q", "-c", f'CREATE DATABASE "{name}"']
-    subprocess.run(admin, check=True, capture_output=True)
-    database = f"{own_postgres.url}/{name}"
     url = f"{boot_services['redis'].url}/{REDIS_DATABASE_OUTAGE_DB}"
-    group, _ = start_project(
-        "redis", url, render, boot_dir, name, database=database, **SHORT_RETRIES
+    group, database = start_project(
+        "redis", url, render, boot_dir, name, postgres=own_postgres.url, **SHORT_RETRIES
     )
     with group.running():
         group.run("send", f"python {DRIVER} records default {TASKS} 0.3")
@@ -131,11 +125,19 @@ def test_database_outage_loses_no_task(own_postgres, render, boot_services, boot
         assert sql(database, "SELECT count(*) FROM core_deadletter") == "0"
 
 
-def test_result_backend_outage_loses_no_result(render, boot_services, boot_dir) -> None:
+@pytest.fixture
+def own_results_redis(boot_dir: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own for the results, to stop (the broker is the session's)."""
+    (boot_dir / "results").mkdir()
+    with redis_server(boot_dir / "results") as server:
+        yield server
+
+
+def test_result_backend_outage_loses_no_result(
+    own_results_redis, render, boot_services, boot_dir
+) -> None:
     name = f"cdc_resultsdown_{RUN}"
-    results = RedisServer(port=free_port(), data_dir=boot_dir / "results")
-    results.data_dir.mkdir()
-    results.start()
+    results = own_results_redis
     url = f"{boot_services['redis'].url}/{REDIS_RESULT_OUTAGE_DB}"
     backend = f"{results.url}/0"
     group, database = start_project(
@@ -147,7 +149,7 @@ def test_result_backend_outage_loses_no_result(render, boot_services, boot_dir) 
         command = ["redis-cli", "-u", backend, "EXISTS", *keys]
         return int(subprocess.run(command, capture_output=True, text=True).stdout.strip() or 0)
 
-    with group.running(cleanup=lambda: (drop_all(name), results.stop())):
+    with group.running(cleanup=lambda: drop_all(name)):
         output = group.run("send", f"python {DRIVER} records default {TASKS} 0.3")
         task_ids = json.loads(output.strip().splitlines()[-1])
         wait_until(lambda: recorded(database) >= 8, "tasks under way", group)
