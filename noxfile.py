@@ -18,15 +18,13 @@ DOCS_REQUIREMENTS = nox.project.dependency_groups(PYPROJECT, "docs")
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole suite: the render tier, then every boot combination (pytest args after --)."""
+    """The whole suite, both tiers in one pytest-xdist session (pytest args after --)."""
     session.install(*TEST_REQUIREMENTS)
-    env = TEST_ENV
-    if session.posargs:
-        session.run("pytest", *session.posargs, env=env)
-        return
-    # The render tier is CPU work: one pytest-xdist worker per core.
-    session.run("pytest", "-m", "not boot", "-n", "auto", "--dist", "loadgroup", env=env)
-    _run_boot(session, "full")
+    # One session rather than the render tier, then the boot tier: while a boot waits on its
+    # processes, the render tier's CPU work runs on the same cores, and the order that
+    # tests/conftest.py gives the tests (longest first, the matrix's short ones last) is kept.
+    args = session.posargs or [*_workers(), "--dist", "loadgroup", "--no-loadscope-reorder"]
+    session.run("pytest", *args, env=TEST_ENV | {"CDC_BOOT": "full"})
 
 
 @nox.session
@@ -78,13 +76,11 @@ def boot_full(session: nox.Session) -> None:
 
 def _boot(session: nox.Session, mode: str) -> None:
     session.install(*TEST_REQUIREMENTS)
-    _run_boot(session, mode)
+    args = session.posargs or _workers()
+    session.run("pytest", "tests/boot", *args, env=TEST_ENV | {"CDC_BOOT": mode})
 
 
-def _run_boot(session: nox.Session, mode: str) -> None:
+def _workers() -> list[str]:
     # A boot mostly waits: three at a time per core keeps the CPU busy (measured on 2 cores), and
     # eight at most keep PostgreSQL's connections well under its default limit of 100.
-    workers = min(8, 3 * (os.cpu_count() or 1))
-    args = session.posargs or ["-n", str(workers)]
-    env = TEST_ENV | {"CDC_BOOT": mode}
-    session.run("pytest", "tests/boot", *args, env=env)
+    return ["-n", str(min(8, 3 * (os.cpu_count() or 1)))]

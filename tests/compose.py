@@ -48,7 +48,9 @@ def health_command(service: dict) -> str:
 def healthchecks(project: Path, procfile: dict[str, str]) -> dict[str, str]:
     """Each Procfile process's health command, as the development compose file declares it
     (the boot tier runs these against the running processes)."""
-    services = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    services = yaml.load((project / "compose.yaml").read_text(), Loader=yaml.CSafeLoader)[
+        "services"
+    ]
     bodies = {name: services[SERVICE_OF.get(name, name)] for name in procfile}
     return {name: health_command(body) for name, body in bodies.items() if "healthcheck" in body}
 
@@ -93,7 +95,7 @@ def assert_compose(project: Path, answers: dict, procfile: dict[str, str]) -> No
     development = read_procfile(project, "Procfile.dev")
     for filename in COMPOSE_FILES:
         text = (project / filename).read_text()
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=yaml.CSafeLoader)
         errors = sorted(compose_spec_validator().iter_errors(document), key=str)
         assert not errors, f"{filename}: {[e.message for e in errors][:5]}"
         # No secret of .env is copied in; secrets come in by interpolation only.

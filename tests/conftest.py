@@ -91,3 +91,31 @@ def shared_requirements(render, tmp_path_factory) -> dict[str, list[str]]:
             lines |= set(project_requirements(project))
         union[django_version] = sorted(lines)
     return union
+
+
+# --- the order the tests run in ------------------------------------------------------------------
+
+# The boot tier's tests that run for minutes, mostly waiting (a worker killed mid-run, an outage,
+# the README's whole day-one path): they start first, so that none is still running alone at the
+# end, and interleaved with the boots, so that the CPU work of the one fills the waits of the other.
+LONG_BOOT_MODULES = ("test_delivery.py", "test_outages.py", "test_user_path.py")
+
+
+def _rank(item: pytest.Item) -> int:
+    if item.get_closest_marker("boot"):
+        return 0 if item.path.name in LONG_BOOT_MODULES else 1
+    # The render matrix's 560 short tests come last: they fill the cores while the rest finish.
+    return 3 if item.get_closest_marker("matrix") else 2
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long boot tests first, each beside a boot; then the boots; the rest; the matrix last.
+
+    pytest-xdist keeps this order with `--no-loadscope-reorder` (see noxfile.py).
+    """
+    ranked = {rank: [item for item in items if _rank(item) == rank] for rank in range(4)}
+    long, boots = ranked[0], ranked[1]
+    interleaved = [item for pair in zip(long, boots, strict=False) for item in pair]
+    paired = min(len(long), len(boots))
+    interleaved += long[paired:] + boots[paired:]
+    items[:] = interleaved + ranked[2] + ranked[3]

@@ -44,7 +44,7 @@ def build(folder: Path) -> list[dict]:
         if path.is_dir():
             objects += build(path)
         else:
-            objects += [d for d in yaml.safe_load_all(path.read_text()) if d]
+            objects += [d for d in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader) if d]
     for label in kustomization.get("labels", []):
         if label.get("includeSelectors") or label.get("includeTemplates"):
             raise ValueError("labels on selectors or templates are not supported")
