@@ -21,8 +21,16 @@ import pytest
 
 POSTGRES_URL = os.environ.get("CDC_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 RABBITMQ_URL = os.environ.get("CDC_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
-# Each combination gets its own Redis databases (broker, results) and the delivery tests theirs:
-# 512 leave room for all (see test_boot.environment and test_delivery.REDIS_DB).
+# Each combination gets its own Redis databases (broker, results: 0 to 279, see
+# test_boot.environment), and so does each test that runs beside them: one Redis database is one
+# broker, and two projects on one would take each other's tasks.
+REDIS_DB = {
+    "delivery": 500,
+    "user-path broker": 501,
+    "user-path results": 502,
+    "runbooks broker": 503,
+    "runbooks results": 504,
+}
 REDIS_DATABASES = 512
 
 

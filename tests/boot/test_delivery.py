@@ -24,6 +24,7 @@ from .checks import sql, wait_until
 from .processes import DRIVER, ProcessGroup, procfile
 from .services import (
     POSTGRES_URL,
+    REDIS_DB,
     drop_all,
     postgres_database,
     rabbitmq_vhost,
@@ -177,14 +178,10 @@ def children(pid: int) -> list[int]:
 
 def broker_url_for(broker: str, boot_services: dict, name: str) -> str:
     if broker == "redis":
-        return f"{boot_services['redis'].url}/{REDIS_CRASH_DB}"
+        return f"{boot_services['redis'].url}/{REDIS_DB['delivery']}"
     if broker == "rabbitmq":
         return rabbitmq_vhost(name)
     return f"sqs://test:test@{boot_services['sqs']}"
-
-
-# Above the 2 x 140 databases the boot combinations use.
-REDIS_CRASH_DB = 500
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq", "sqs"])

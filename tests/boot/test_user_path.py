@@ -25,15 +25,13 @@ import pytest
 
 import readme_blocks
 
-from .services import drop_all, free_port, postgres_admin, rabbitmq_vhost
+from .services import REDIS_DB, drop_all, free_port, postgres_admin, rabbitmq_vhost
 
 pytestmark = pytest.mark.boot
 
 RUN = secrets.token_hex(3)
 # A first `uv run` resolves and installs the project's environment; later ones reuse uv's cache.
 STACK_START_SECONDS = 600
-# Redis databases of the boot session's server (512 of them) that test_boot never numbers.
-REDIS_DB = {"broker": 500, "results": 501}
 
 
 def set_env(project: Path, **values: str) -> None:
@@ -173,8 +171,8 @@ def point_env_at_test_services(project: Path, broker: str, boot_redis) -> str:
         "FLOWER_PORT": str(free_port()),
     }
     if broker == "redis":
-        values["CELERY_BROKER_URL"] = f"{boot_redis.url}/{REDIS_DB['broker']}"
-        values["CELERY_RESULT_BACKEND"] = f"{boot_redis.url}/{REDIS_DB['results']}"
+        values["CELERY_BROKER_URL"] = f"{boot_redis.url}/{REDIS_DB['user-path broker']}"
+        values["CELERY_RESULT_BACKEND"] = f"{boot_redis.url}/{REDIS_DB['user-path results']}"
     elif broker == "rabbitmq":
         values["CELERY_BROKER_URL"] = rabbitmq_vhost(database)
     else:
