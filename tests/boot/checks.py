@@ -294,20 +294,28 @@ def operator_commands(broker: str, result_backend: str) -> list[str]:
 
 
 def run_readme_block(group: ProcessGroup, name: str) -> tuple[list[tuple[str, str]], str]:
-    """Run the README's block NAME as written: one bash script, in the project's folder and
-    environment (its virtual environment first on PATH), stopping at the first failing line.
+    """Run the project README's block NAME as written (see run_block)."""
+    return run_block(group, group.project / "README.md", name)
+
+
+def run_block(
+    group: ProcessGroup, document: Path, name: str, **env: str
+) -> tuple[list[tuple[str, str]], str]:
+    """Run DOCUMENT's block NAME as written: one bash script, in the project's folder and
+    environment (its virtual environment first on PATH, plus `env`: the variables the document
+    tells its reader to set), stopping at the first failing line.
 
     Returns each line with its output, and bash's trace (`set -x`: each command, and each
     variable a line assigns, with its value). The test only adds a marker before each line.
     """
-    lines = tested_block(group.project / "README.md", name)
+    lines = tested_block(document, name)
     script = ["set -ex"]
     for number, line in enumerate(lines):
         script += [f"echo '@@@ {number}'", line]
     result = subprocess.run(
         ["bash", "-c", "\n".join(script)],
         cwd=group.project,
-        env=group.environment(),
+        env=group.environment() | env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -316,7 +324,7 @@ def run_readme_block(group: ProcessGroup, name: str) -> tuple[list[tuple[str, st
     if result.returncode != 0:
         failed = lines[len(outputs) - 1] if outputs else "set -ex"
         pytest.fail(
-            f"README block {name}: `{failed}` exited {result.returncode}:\n"
+            f"{document.name} block {name}: `{failed}` exited {result.returncode}:\n"
             f"{result.stdout}\n{result.stderr}\n{group.log_report()}"
         )
     return list(zip(lines, outputs, strict=True)), result.stderr
