@@ -192,6 +192,30 @@ def test_a_change_to_copier_yml_changes_the_reference(tmp_path: Path) -> None:
     assert "bulk" not in diagram
 
 
+def test_readme_choices_table_is_generated_from_copier_yml() -> None:
+    reference = load_hook("copier_reference")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert reference.readme_with_table(readme, REPO) == readme, (
+        "README.md's table of choices differs from copier.yml: run "
+        "`python docs/_hooks/copier_reference.py readme` and commit README.md"
+    )
+
+
+def test_the_choices_table_follows_copier_yml(tmp_path: Path) -> None:
+    reference = load_hook("copier_reference")
+    copier = yaml.safe_load((REPO / "copier.yml").read_text())
+    copier["broker"]["choices"]["NATS"] = "nats"
+    copier["result_backend"]["default"] = "{{ 'rpc' if broker == 'rabbitmq' else 'django-db' }}"
+    copier["queue_specs"]["default"] = copier["queue_specs"]["default"].replace(
+        "{name: bulk, roles: [heavy]", "{name: batch, roles: [heavy]"
+    )
+    (tmp_path / "copier.yml").write_text(yaml.safe_dump(copier, sort_keys=False))
+    table = "\n".join(reference.choices_table(tmp_path))
+    assert "| `broker` | `redis`, `rabbitmq`, `sqs`, `nats` | `redis` |" in table
+    assert "`rpc` with `broker` `rabbitmq`, `django-db` otherwise |" in table
+    assert "`priority` (critical / default / batch)" in table
+
+
 def test_validator_messages_are_every_branch_that_writes_text() -> None:
     reference = load_hook("copier_reference")
     source = (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 import yaml
-from jinja2 import nodes
+from jinja2 import meta, nodes
 from mkdocs.structure.files import File, Files
 
 PAGE = "reference.md"
@@ -23,6 +23,14 @@ ROUTES = "template/_partials/routes.jinja"
 # Queue names to show the `custom` topology with (the `queues` help text's own example).
 EXAMPLE_QUEUES = ["default", "reports"]
 TYPE_NAMES = {"str": "text", "bool": "yes/no", "yaml": "YAML", "int": "integer", "float": "number"}
+
+
+# The README's table of choices is written between these lines, by `python
+# docs/_hooks/copier_reference.py readme`; tests/test_docs_site.py fails when it is out of date.
+README_BEGIN = (
+    "<!-- generated from copier.yml: choices (python docs/_hooks/copier_reference.py readme) -->"
+)
+README_END = "<!-- end of generated choices -->"
 
 
 def on_files(files: Files, config) -> Files:
@@ -34,10 +42,7 @@ def on_files(files: Files, config) -> Files:
 def render_page(root: Path) -> str:
     """The reference page for the template checked out at `root`."""
     text = (root / "copier.yml").read_text(encoding="utf-8")
-    copier = yaml.safe_load(text)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined, **copier["_envops"]
-    )
+    copier, env = load(root)
     lines = line_numbers(text)
     notes = {name: comment_above(text, line) for name, line in lines.items()}
     questions = {k: v for k, v in copier.items() if is_question(k, v)}
@@ -58,6 +63,74 @@ def render_page(root: Path) -> str:
         out += question_section(name, spec, lines.get(name)) + notes.get(name, [])
     out += computed_section(copier, env, lines, notes)
     return "\n".join(out) + "\n"
+
+
+def load(root: Path) -> tuple[dict, jinja2.Environment]:
+    copier = yaml.safe_load((root / "copier.yml").read_text(encoding="utf-8"))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined, **copier["_envops"]
+    )
+    return copier, env
+
+
+def choices_table(root: Path) -> list[str]:
+    """The README's table: every question with choices (or yes/no), its choices, its default.
+
+    A default that depends on another answer is shown per value of that answer; the queue
+    topologies with the queues `queue_specs` gives each.
+    """
+    copier, env = load(root)
+    answers = default_answers(copier, env)
+    out = ["| question | choices | default |", "|---|---|---|"]
+    for name, spec in copier.items():
+        if not is_question(name, spec) or not (spec.get("choices") or spec.get("type") == "bool"):
+            continue
+        choices = spec.get("choices") or {"yes": "yes", "no": "no"}
+        if isinstance(choices, list):
+            choices = {str(value): value for value in choices}
+        shown = []
+        for label, value in choices.items():
+            # A label that adds to its value ("5.2 (LTS)"): the addition; a topology: its queues.
+            extra = (
+                label.removeprefix(str(value)).lstrip(": ") if label.startswith(str(value)) else ""
+            )
+            extra = f"({extra})" if extra and not extra.startswith("(") else extra
+            if name == "queue_topology" and value != "custom":
+                context = answers | {"queue_topology": value}
+                queues = computed(copier, env, "queue_specs", context)
+                extra = "(" + " / ".join(q["name"] for q in queues) + ")"
+            shown.append(f"{_code(value)} {_escape(extra)}".strip())
+        prefix = "any of " if spec.get("multiselect") else ""
+        out.append(f"| `{name}` | {prefix}{', '.join(shown)} | {default_cell(copier, env, spec)} |")
+    return out
+
+
+def default_cell(copier: dict, env: jinja2.Environment, spec: dict) -> str:
+    """The default; one that depends on an earlier answer, per value of that answer."""
+    default = spec.get("default")
+    if spec.get("type") == "bool":
+        return "yes" if default else "no"
+    if not (isinstance(default, str) and "{" in default):
+        return _code(default)
+    answers = default_answers(copier, env)
+    [depends_on] = meta.find_undeclared_variables(env.parse(default))
+    values = copier[depends_on]["choices"]
+    values = values.values() if isinstance(values, dict) else values
+    by_value = {v: env.from_string(default).render(answers | {depends_on: v}) for v in values}
+    usual = max(set(by_value.values()), key=list(by_value.values()).count)
+    special = [
+        f"{_code(d)} with `{depends_on}` {_code(v)}" for v, d in by_value.items() if d != usual
+    ]
+    return ", ".join([*special, f"{_code(usual)} otherwise"])
+
+
+def readme_with_table(readme: str, root: Path) -> str:
+    """README's text with the generated table between its markers."""
+    if README_BEGIN not in readme or README_END not in readme:
+        raise ValueError(f"README.md has no {README_BEGIN} ... {README_END} block")
+    head, rest = readme.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    return head + README_BEGIN + "\n" + "\n".join(choices_table(root)) + "\n" + README_END + tail
 
 
 def question_section(name: str, spec: dict, line: int | None) -> list[str]:
@@ -359,3 +432,13 @@ def _escape(text: str) -> str:
     for i in range(0, len(parts), 2):
         parts[i] = re.sub(r"([\\*_\[\]|])", r"\\\1", html.escape(parts[i], quote=False))
     return "".join(parts)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["readme"]:
+        sys.exit("usage: python docs/_hooks/copier_reference.py readme")
+    repo = Path(__file__).resolve().parents[2]
+    readme = repo / "README.md"
+    readme.write_text(readme_with_table(readme.read_text(encoding="utf-8"), repo), encoding="utf-8")
