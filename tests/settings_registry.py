@@ -15,8 +15,12 @@ from typing import Any
 import yaml
 
 REGISTRY = Path(__file__).resolve().parent.parent / "docs" / "settings.yml"
-# The settings the registry must list in full: Celery's, and Django's security settings.
-GOVERNED = re.compile(r"^(CELERY_|SECURE_|SESSION_|CSRF_)|^(DEBUG|SECRET_KEY|ALLOWED_HOSTS)$")
+# The settings the registry must list in full: Celery's, Django's security settings, and the
+# project's own retry policy, queue health thresholds and webhook settings.
+GOVERNED = re.compile(
+    r"^(CELERY_|SECURE_|SESSION_|CSRF_|TASK_RETRY_|QUEUE_HEALTH_|PAYMENTS_WEBHOOK_)"
+    r"|^(DEBUG|SECRET_KEY|ALLOWED_HOSTS|TASK_MAX_RETRIES)$"
+)
 # The answers a `when` may name.
 WHEN_KEYS = ("broker", "result_backend", "beat_scheduler", "queue_topology")
 # How an entry gives its value; none of them: derived from other files, held by its test.

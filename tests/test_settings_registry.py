@@ -160,6 +160,9 @@ def test_the_check_passes_a_render_that_follows_the_registry() -> None:
             "has keys",
         ),
         (lambda v: v.update(ALLOWED_HOSTS=["*"]), "not $DJANGO_ALLOWED_HOSTS"),
+        (lambda v: v.update(TASK_RETRY_LIMIT=3), "TASK_RETRY_LIMIT is set but"),
+        (lambda v: v.update(TASK_MAX_RETRIES=3), "the registry's default is 8"),
+        (lambda v: v.pop("QUEUE_HEALTH_MAX_PENDING"), "QUEUE_HEALTH_MAX_PENDING is in docs/"),
     ],
 )
 def test_the_check_fails_on_a_setting_missing_unlisted_or_different(change, problem) -> None:
