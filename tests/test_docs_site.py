@@ -12,6 +12,7 @@ import hashlib
 import html
 import importlib.util
 import io
+import json
 import os
 import re
 import shutil
@@ -24,6 +25,8 @@ import material
 import pytest
 import yaml
 
+from boot.processes import procfile
+from project_env import project_requirements
 from releases import REPO
 
 HOOKS = REPO / "docs" / "_hooks"
@@ -111,10 +114,11 @@ def copy_site_sources(root: Path) -> None:
     shutil.copytree(REPO / "overrides", root / "overrides")
     for name in ("mkdocs.yml", "README.md", "CHANGELOG.md", "copier.yml"):
         shutil.copy2(REPO / name, root / name)
-    shutil.copytree(REPO / "template" / "_partials", root / "template" / "_partials")
+    # The template: the reference's "What each choice renders" reads its file names and its
+    # pyproject.toml, and the defaults page links to the generated tests the registry names.
+    shutil.copytree(REPO / "template", root / "template")
     # The tests the settings registry names: the defaults page links to their lines.
     shutil.copytree(REPO / "tests", root / "tests", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "template" / "tests", root / "template" / "tests")
 
 
 def test_a_broken_link_or_anchor_fails_the_build(tmp_path: Path) -> None:
@@ -177,8 +181,7 @@ def test_a_change_to_copier_yml_changes_the_reference(tmp_path: Path) -> None:
         .replace("concurrency: 8, prefetch: 4", "concurrency: 16, prefetch: 4")
         .replace("{name: bulk, roles: [heavy]", "{name: batch, roles: [heavy]")
     )
-    (tmp_path / "template").mkdir()
-    shutil.copytree(REPO / "template" / "_partials", tmp_path / "template" / "_partials")
+    shutil.copytree(REPO / "template", tmp_path / "template")
     (tmp_path / "copier.yml").write_text(yaml.safe_dump(copier, sort_keys=False))
     page = reference.render_page(tmp_path)
     assert "Which broker carries the tasks (changed)" in page
@@ -190,6 +193,8 @@ def test_a_change_to_copier_yml_changes_the_reference(tmp_path: Path) -> None:
     assert 'q_batch[["queue batch<br/>roles: heavy"]]' in diagram
     assert "q_batch -->|consumes| p_worker_batch" in diagram
     assert "bulk" not in diagram
+    # What each choice renders follows the changed topology too.
+    assert "`worker-batch`, `worker-critical`, `worker-default`" in page
 
 
 def test_readme_choices_table_is_generated_from_copier_yml() -> None:
@@ -214,6 +219,35 @@ def test_the_choices_table_follows_copier_yml(tmp_path: Path) -> None:
     assert "| `broker` | `redis`, `rabbitmq`, `sqs`, `nats` | `redis` |" in table
     assert "`rpc` with `broker` `rabbitmq`, `django-db` otherwise |" in table
     assert "`priority` (critical / default / batch)" in table
+
+
+def test_what_each_choice_renders_is_what_copier_renders(render, tmp_path: Path) -> None:
+    """Each row of the reference's "What each choice renders", rendered by Copier: the
+    conditional files it lists are there and the others not, and its processes and dependency
+    names are the Procfile's and pyproject.toml's."""
+    reference = load_hook("copier_reference")
+    copier, env = reference.load(REPO)
+    projects: dict[str, Path] = {}
+    for name in reference.RENDERING_QUESTIONS:
+        rows = []
+        for value in reference.choice_values(copier[name]):
+            given, _ = reference.valid_answers(copier, env, {name: value})
+            rows.append((given, reference.project_outline(REPO, copier, env, given)))
+        every_file = set().union(*(outline["files"] for _, outline in rows))
+        for given, outline in rows:
+            if given.get("queue_topology") == "custom":
+                given = given | {"queues": reference.EXAMPLE_QUEUES}
+            key = json.dumps(given, sort_keys=True)
+            if key not in projects:  # the default answers come back once per question
+                projects[key] = render(given, tmp_path / str(len(projects)))
+            project = projects[key]
+            present = {f for f in every_file if (project / f.rstrip("/")).exists()}
+            assert present == outline["files"], (given, present, outline["files"])
+            assert set(procfile(project)) == outline["processes"], given
+            declared = {
+                re.split(r"[=<>~!;]", r, maxsplit=1)[0] for r in project_requirements(project)
+            }
+            assert declared == outline["dependencies"], (given, declared ^ outline["dependencies"])
 
 
 def test_validator_messages_are_every_branch_that_writes_text() -> None:

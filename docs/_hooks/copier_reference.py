@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import tomllib
 from pathlib import Path
 
 import jinja2
@@ -61,6 +62,7 @@ def render_page(root: Path) -> str:
     out.append("")
     for name, spec in questions.items():
         out += question_section(name, spec, lines.get(name)) + notes.get(name, [])
+    out += renders_section(root, copier, env)
     out += computed_section(copier, env, lines, notes)
     return "\n".join(out) + "\n"
 
@@ -70,7 +72,13 @@ def load(root: Path) -> tuple[dict, jinja2.Environment]:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined, **copier["_envops"]
     )
+    # Copier's one filter the template uses (from jinja2-ansible-filters): Python's re.sub.
+    env.filters["regex_replace"] = regex_replace
     return copier, env
+
+
+def regex_replace(value: str, pattern: str = "", replacement: str = "", ignorecase=False) -> str:
+    return re.sub(pattern, replacement, value, flags=re.IGNORECASE if ignorecase else 0)
 
 
 def choices_table(root: Path) -> list[str]:
@@ -209,6 +217,134 @@ def _name(expr: nodes.Node) -> str:
     return "…"
 
 
+# The questions whose choices change which files, processes and dependencies a project gets.
+RENDERING_QUESTIONS = (
+    "broker",
+    "result_backend",
+    "beat_scheduler",
+    "queue_topology",
+    "deploy_targets",
+    "use_flower",
+    "ci",
+)
+
+
+def renders_section(root: Path, copier: dict, env: jinja2.Environment) -> list[str]:
+    """What each choice adds: files (from the template's conditional paths), processes (from
+    `processes`), dependencies (from the rendered pyproject.toml), the other answers at their
+    defaults. Only what differs between a question's choices is shown."""
+    out = [
+        "## What each choice renders",
+        "",
+        "For each question, what each choice adds to the project that another choice of the",
+        "same question does not: files (the template's conditional file names, evaluated),",
+        "long-running processes (`processes`) and dependencies (the rendered `pyproject.toml`),",
+        "with every other answer at its default. What all choices share is left out.",
+        "",
+    ]
+    for name in RENDERING_QUESTIONS:
+        rendered = {}
+        for value in choice_values(copier[name]):
+            given, note = valid_answers(copier, env, {name: value})
+            if value == "custom":
+                note += f" (`queues` = `[{', '.join(EXAMPLE_QUEUES)}]`)"
+            rendered[_label(value) + note] = project_outline(root, copier, env, given)
+        common = {key: set.intersection(*(r[key] for r in rendered.values())) for key in KEYS}
+        out += [f"### `{name}`", "", "| choice | files | processes | dependencies |"]
+        out.append("|---|---|---|---|")
+        for label, outline in rendered.items():
+            cells = [
+                ", ".join(_code(item) for item in sorted(outline[key] - common[key])) or "none"
+                for key in KEYS
+            ]
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+        out.append("")
+    return out
+
+
+def choice_values(spec: dict) -> list:
+    """A question's choices; for a multiple choice: none, each alone, all."""
+    choices = spec.get("choices") or {"yes": True, "no": False}
+    values = list(choices.values()) if isinstance(choices, dict) else list(choices)
+    return [[], *([v] for v in values), values] if spec.get("multiselect") else values
+
+
+def valid_answers(copier: dict, env: jinja2.Environment, given: dict) -> tuple[dict, str]:
+    """`given`, or, where the other defaults refuse it (`rpc` with the default broker), `given`
+    with the first other choice that makes it valid; and a note naming that choice."""
+    if not refusal(copier, env, given):
+        return given, ""
+    for other in RENDERING_QUESTIONS:
+        if other in given:
+            continue
+        for value in choice_values(copier[other]):
+            if not refusal(copier, env, given | {other: value}):
+                return given | {other: value}, f" (with `{other}` {_label(value)})"
+    raise ValueError(f"no valid answers with {given}")
+
+
+def refusal(copier: dict, env: jinja2.Environment, given: dict) -> str:
+    """The refusal of the first rendering question's validator that refuses these answers."""
+    answers = default_answers(copier, env, given)
+    for name in RENDERING_QUESTIONS:
+        validator = copier[name].get("validator", "")
+        if validator and "_copier_conf" not in validator:
+            message = env.from_string(validator).render(answers).strip()
+            if message:
+                return message
+    return ""
+
+
+KEYS = ("files", "processes", "dependencies")
+
+
+def _label(value) -> str:
+    if isinstance(value, list):
+        return "`[" + ", ".join(value) + "]`"
+    return "yes" if value is True else "no" if value is False else _code(value)
+
+
+def project_outline(root: Path, copier: dict, env: jinja2.Environment, answers: dict) -> dict:
+    """The files, process names and dependency names of a project with these answers."""
+    answers = default_answers(copier, env, answers)
+    answers["queues"] = EXAMPLE_QUEUES
+    answers["queue_specs"] = computed(copier, env, "queue_specs", answers)
+    answers["default_queue"] = computed(copier, env, "default_queue", answers)
+    processes = computed(copier, env, "processes", answers)
+    pyproject = tomllib.loads(env.get_template("template/pyproject.toml.jinja").render(answers))
+    requirements = pyproject["project"]["dependencies"] + pyproject["dependency-groups"]["dev"]
+    return {
+        "files": conditional_files(root / "template", env, answers),
+        "processes": {p["name"] for p in processes},
+        "dependencies": {re.split(r"[=<>~!;]", r, maxsplit=1)[0] for r in requirements},
+    }
+
+
+def conditional_files(template: Path, env: jinja2.Environment, answers: dict) -> set[str]:
+    """Each file or folder whose name is conditional, as it renders; nothing for an empty name.
+
+    A folder that renders is shown once (`kubernetes/`), not file by file."""
+    found = set()
+    for path in template.rglob("*"):
+        parts = path.relative_to(template).parts
+        if "_partials" in parts or "{%" not in str(path.relative_to(template)):
+            continue
+        rendered = []
+        for part in parts:
+            text = env.from_string(part).render(answers).removesuffix(".jinja")
+            if not text:
+                break
+            rendered.append(text)
+            if "{%" in part:
+                # The first conditional part decides: a folder is shown as itself.
+                found.add(
+                    "/".join(rendered)
+                    + ("/" if path.is_dir() or len(rendered) < len(parts) else "")
+                )
+                break
+    return found
+
+
 def computed_section(copier: dict, env: jinja2.Environment, lines: dict, notes: dict) -> list[str]:
     """Tables of the computed values, rendered for each queue topology."""
     answers = default_answers(copier, env)
@@ -342,18 +478,22 @@ def _node(kind: str, name: str) -> str:
     return f"{kind}_" + re.sub(r"\W", "_", name)
 
 
-def default_answers(copier: dict, env: jinja2.Environment) -> dict:
-    """Each asked question's default, rendered in order as Copier does (where plain Jinja can)."""
+def default_answers(copier: dict, env: jinja2.Environment, given: dict | None = None) -> dict:
+    """Each asked question's default, rendered in order as Copier does (where plain Jinja can);
+    the `given` answers instead of their defaults, and in the defaults that depend on them."""
     answers: dict = {}
     for name, spec in copier.items():
         if not is_question(name, spec):
+            continue
+        if given and name in given:
+            answers[name] = given[name]
             continue
         default = spec.get("default")
         if isinstance(default, str) and "{" in default:
             try:
                 default = env.from_string(default).render(answers)
             except jinja2.TemplateError:
-                continue  # Copier's own filters (regex_replace): not needed for the tables.
+                continue  # a default only Copier can render: not needed for the tables
         if spec.get("type") == "yaml" and isinstance(default, str):
             default = yaml.safe_load(default)
         answers[name] = default
