@@ -132,6 +132,38 @@ def test_drained_worker_takes_nothing_until_undrained(stack: ProcessGroup) -> No
     wait_until(lambda: succeeded(log, task_id), "the waiting task, once undrained", stack)
 
 
+def test_pool_grows_by_two_children(stack: ProcessGroup) -> None:
+    node = f"worker-critical@{socket.gethostname()}"
+    grown, _ = (out for _, out in run(stack, "scale-queue.md", "runbook-pool-grow", NODE=node))
+    assert f"{node}: OK" in grown and "pool will grow" in grown, grown
+    concurrency = int(
+        re.search(r"--concurrency (\d+)", procfile(stack.project)["worker-critical"])[1]
+    )
+    # The pool starts the new children on its next maintenance pass: ask again until it did.
+    [_, stats_line] = tested_block(RUNBOOKS / "scale-queue.md", "runbook-pool-grow")
+    wait_until(
+        lambda: len(pool_processes(stack, stats_line, NODE=node)) == concurrency + 2,
+        lambda: f"{concurrency + 2} children: {pool_processes(stack, stats_line, NODE=node)}",
+        stack,
+        30,
+    )
+
+
+def pool_processes(group: ProcessGroup, line: str, **env: str) -> list[int]:
+    """The process ids `inspect stats` (LINE, run as written) lists in the node's pool."""
+    stats = subprocess.run(
+        ["bash", "-c", line],
+        cwd=group.project,
+        env=group.environment() | env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # The node's line, its statistics as JSON, then a count of nodes.
+    report, _ = json.JSONDecoder().raw_decode(stats.split(": OK", 1)[1].lstrip())
+    return report["pool"]["processes"]
+
+
 def test_exactly_one_beat_answers(stack: ProcessGroup) -> None:
     [(_, count)] = run(stack, "beat.md", "runbook-beat-count")
     assert count.strip() == "1", count
