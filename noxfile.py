@@ -23,7 +23,7 @@ def tests(session: nox.Session) -> None:
     # One session rather than the render tier, then the boot tier: while a boot waits on its
     # processes, the render tier's CPU work runs on the same cores, and the order that
     # tests/conftest.py gives the tests (longest first, the matrix's short ones last) is kept.
-    args = session.posargs or [*_workers(), "--dist", "loadgroup", "--no-loadscope-reorder"]
+    args = session.posargs or [*_workers(), "--no-loadscope-reorder"]
     session.run("pytest", *args, env=TEST_ENV | {"CDC_BOOT": "full"})
 
 
@@ -82,5 +82,6 @@ def _boot(session: nox.Session, mode: str) -> None:
 
 def _workers() -> list[str]:
     # A boot mostly waits: three at a time per core keeps the CPU busy (measured on 2 cores), and
-    # eight at most keep PostgreSQL's connections well under its default limit of 100.
-    return ["-n", str(min(8, 3 * (os.cpu_count() or 1)))]
+    # eight at most keep PostgreSQL's connections well under its default limit of 100. Tests of
+    # one xdist_group (the runbooks' one project, a combination's deploy variants) share a worker.
+    return ["-n", str(min(8, 3 * (os.cpu_count() or 1))), "--dist", "loadgroup"]

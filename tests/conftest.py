@@ -95,10 +95,11 @@ def shared_requirements(render, tmp_path_factory) -> dict[str, list[str]]:
 
 # --- the order the tests run in ------------------------------------------------------------------
 
-# The boot tier's tests that run for minutes, mostly waiting (a worker killed mid-run, an outage,
-# the README's whole day-one path): they start first, so that none is still running alone at the
-# end, and interleaved with the boots, so that the CPU work of the one fills the waits of the other.
-LONG_BOOT_MODULES = ("test_delivery.py", "test_outages.py", "test_user_path.py")
+# The boot tier's tests that run for minutes, mostly waiting (a worker killed mid-run, an
+# outage, the runbooks on one project, the README's whole day-one path): they start first, so
+# that none is still running alone at the end, and interleaved with the boots, so that the CPU
+# work of the one fills the waits of the other.
+LONG_BOOT_MODULES = ("test_delivery.py", "test_outages.py", "test_runbooks.py", "test_user_path.py")
 
 
 def _rank(item: pytest.Item) -> int:

@@ -24,7 +24,8 @@ from .processes import ProcessGroup, procfile
 from .services import REDIS_DB, drop_all, require_rabbitmq, wait_for_port
 from .test_boot import environment
 
-pytestmark = pytest.mark.boot
+# One booted project for the module: its tests run on one pytest-xdist worker (--dist loadgroup).
+pytestmark = [pytest.mark.boot, pytest.mark.xdist_group("runbooks")]
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "docs" / "runbooks"
 COMBINATION = Combination("redis", "redis", "django-db", "priority")
