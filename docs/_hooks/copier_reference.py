@@ -1,10 +1,15 @@
 """MkDocs hook: the question reference page (reference.md), generated from copier.yml at each build.
 
 Nothing in it is typed by hand: each question's help, type, choices, default, `when` condition and
-its validator's refusal messages are read from copier.yml; the queue and process tables are the
-computed values (`queue_specs`, `processes`) rendered with Jinja for each topology, as Copier
-renders them, and the example routes come from template/_partials/routes.jinja. A change to any of
-them changes the page at the next build.
+its validator's refusal messages are read from copier.yml; what each choice renders (files,
+processes, dependencies) is evaluated from the template's file names, `processes` and its
+pyproject.toml; the queue and process tables are the computed values (`queue_specs`,
+`processes`) rendered with Jinja for each topology, as Copier renders them, and the example routes
+come from template/_partials/routes.jinja. A change to any of them changes the page at the next
+build.
+
+Run as a script (`python docs/_hooks/copier_reference.py readme`), it writes the README's table of
+choices from the same copier.yml.
 """
 
 from __future__ import annotations
