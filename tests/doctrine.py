@@ -29,7 +29,7 @@ def assert_doctrine(conf: dict, combo: Combination, slug: str) -> None:
     assert conf["worker_prefetch_multiplier"] == 1
     assert conf["worker_max_tasks_per_child"] == 1000
     assert conf["worker_max_memory_per_child"] > 0
-    assert conf["worker_send_task_events"] is True
+    assert conf["worker_send_task_events"] is False  # Flower switches them on while it runs
     assert conf["worker_hijack_root_logger"] is False
     # Scheduling
     assert conf["timezone"] == conf["time_zone"]

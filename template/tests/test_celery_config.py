@@ -25,6 +25,13 @@ def test_workers_take_one_message_at_a_time_and_recycle_children() -> None:
     assert app.conf.worker_max_memory_per_child > 0
 
 
+def test_workers_send_task_events_only_when_a_monitor_asks() -> None:
+    # Flower switches them on while it runs (enable_events); the worker lines never force them.
+    assert app.conf.worker_send_task_events is False
+    procfile = (PROJECT / "Procfile").read_text()
+    assert "celery -A config worker" in procfile and "--events" not in procfile
+
+
 def test_every_task_has_a_soft_limit_below_its_hard_limit() -> None:
     assert 0 < app.conf.task_soft_time_limit < app.conf.task_time_limit
     for spec in QUEUES.values():

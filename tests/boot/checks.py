@@ -194,7 +194,8 @@ def check_canvas(group: ProcessGroup, queue: str, chords: bool) -> None:
 
 
 def check_flower(group: ProcessGroup, env: dict, queues: list[str], broker: str) -> None:
-    """Flower refuses strangers, lists every worker, and (on Redis) reports queue lengths.
+    """Flower refuses strangers, lists every worker and their tasks, and (on Redis) reports queue
+    lengths.
 
     On SQS Flower can list no worker: Celery's SQS transport has no events and no remote
     control, which is all Flower sees workers through (docs/questions.md says so).
@@ -214,6 +215,21 @@ def check_flower(group: ProcessGroup, env: dict, queues: list[str], broker: str)
         return names >= {f"worker-{queue}" for queue in queues}
 
     wait_until(workers_listed, "Flower lists every worker", group)
+    # Workers start without task events; Flower switches them on every 5 s while it runs: a ping
+    # sent after that shows in its task list (one sent before may not, so send until one does).
+    pings: dict[str, float] = {}
+
+    def task_listed():
+        status, body = http(f"{flower}/api/tasks", headers=auth)
+        if status == 200 and pings.keys() & json.loads(body).keys():
+            return True
+        if not pings or time.monotonic() - max(pings.values()) > 1:
+            pings.update(
+                (task_id, time.monotonic()) for _, task_id in group.driver("ping", queues[0])
+            )
+        return False
+
+    wait_until(task_listed, "Flower lists a task (task events switched on by Flower)", group)
     status, body = http(f"{flower}/api/queues/length", headers=auth)
     if broker == "redis":
         # RabbitMQ needs its management API (FLOWER_BROKER_API) for this, SQS has no such API.

@@ -5,6 +5,7 @@ import logging
 from datetime import UTC, datetime
 
 from celery import current_task
+from celery.app.trace import LOG_SUCCESS
 
 from .request_id import request_id_var
 
@@ -22,6 +23,17 @@ class ContextFilter(logging.Filter):
         record.task_id = current_task.request.id if in_task else None
         record.task_name = current_task.name if in_task else None
         return True
+
+
+class DropCelerySuccessLine(logging.Filter):
+    """Drop Celery's own "Task ... succeeded in ...s: <value>" line (logger celery.app.trace).
+
+    BaseTask logs "task succeeded" with the task id and duration as fields; Celery's line repeats it
+    with the task's return value, which may hold personal data. Its retry and failure lines stay.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg is not LOG_SUCCESS
 
 
 class JsonFormatter(logging.Formatter):
