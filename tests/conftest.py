@@ -1,8 +1,6 @@
 """Fixtures shared by the template's tests: the template as released, and rendering from it."""
 
 import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +8,7 @@ import copier
 import pytest
 
 from project_env import project_requirements
-from releases import GIT_IDENTITY, REPO, tagged_clone
+from releases import GIT_IDENTITY, tagged_clone, working_tree_copy
 
 # Copier commits in its own temporary repositories during an update: give git an identity where
 # the machine has none.
@@ -26,21 +24,7 @@ def template_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Rendering from a plain folder tests uncommitted work too, and spares Copier a clone per render.
     """
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split("\0")
-    dest = tmp_path_factory.mktemp("template-src")
-    for name in filter(None, files):
-        source = REPO / name
-        if source.is_file():
-            target = dest / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    return dest
+    return working_tree_copy(tmp_path_factory.mktemp("template-src"))
 
 
 @pytest.fixture(scope="session")
