@@ -69,8 +69,25 @@ def assert_sound(project: Path, answers: dict, environment: list[str]) -> None:
     # Markdown drops the spaces at either end, the template too (four would start a code block).
     assert _markdown_text(readme[0].removeprefix("# ")) == stored["project_name"].strip()
     assert _markdown_text(readme[2]) == stored["description"].strip()
+    procfile = (project / "Procfile").read_text()
+    for queue in stored.get("queues") or []:
+        assert f" --queues {queue} " in procfile, f"queue {queue!r} is not the Procfile's"
     if (project / "kubernetes").exists():
         assert_kubernetes_names(project)
+        assert_autoscaled_queues(project, stored)
+
+
+def assert_autoscaled_queues(project: Path, stored: dict) -> None:
+    """Each KEDA trigger names its worker's queue as a string, whatever the name."""
+    autoscaling = project / "kubernetes" / "base" / "autoscaling.yaml"
+    for document in yaml.safe_load_all(autoscaling.read_text()):
+        for trigger in (document or {}).get("spec", {}).get("triggers", []):
+            name = trigger["metadata"].get("listName") or trigger["metadata"].get("queueName")
+            if name is not None:
+                assert (
+                    isinstance(name, str)
+                    and f"--queues {name} " in (project / "Procfile").read_text()
+                ), name
 
 
 def assert_kubernetes_names(project: Path) -> None:

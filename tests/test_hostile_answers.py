@@ -79,6 +79,11 @@ HOSTILE = [
     ),
     ({**CUSTOM, "queues": ["default", "reports_daily", "a__b"], "project_slug": "ledger"}, None),
     ({**CUSTOM, "queues": ["x" * 40], "use_flower": "false"}, None),
+    # Words YAML reads as booleans or null are queue names like any other (the queue table is YAML).
+    (
+        {**CUSTOM, "queues": ["default", "on", "null", "no", "true"], "project_slug": "yamlish"},
+        None,
+    ),
     ({"use_flower": "true", "project_name": "日本語のプロジェクト", "project_slug": "nihon"}, None),
     (
         {
@@ -119,6 +124,8 @@ def test_hostile_answers_are_refused_or_sound(
 
 _identifier = st.from_regex(r"[a-z][a-z0-9_]{0,14}[a-z0-9]", fullmatch=True)
 _near_misses = st.sampled_from(["api", "abc\n", "asyncio", "vine", "shop_", "unacked", "Ab", ""])
+# Names YAML 1.1 reads as something other than a string when unquoted.
+_yaml_words = st.sampled_from(["on", "off", "yes", "no", "y", "n", "true", "false", "null"])
 # One line of any Unicode (every category but controls, surrogates and line separators) ...
 _line = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30)
 # ... or anything at all.
@@ -147,7 +154,7 @@ def answer_sets(draw) -> dict:
     if slug is not None:
         answers["project_slug"] = slug
     if draw(st.booleans()):
-        queue = st.one_of(_identifier, _identifier, _near_misses, st.text(max_size=6))
+        queue = st.one_of(_identifier, _identifier, _near_misses, _yaml_words, st.text(max_size=6))
         queues = _mostly(draw, st.lists(_identifier, min_size=1, max_size=3), st.lists(queue))
         answers.update(queue_topology="custom", queues=queues)
     answers["use_flower"] = _mostly(
