@@ -11,7 +11,14 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 # The suite's environment for its tests: uv never downloads an interpreter, and the session's own
 # environment, which nox names to uv (UV_PYTHON, UV_PROJECT_ENVIRONMENT), never leaks into the
 # rendered projects' uv commands (`uv lock`, `uv run`), which pick their own Python and .venv.
-TEST_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": None, "UV_PROJECT_ENVIRONMENT": None}
+# Bytecode is written as on a user's machine: where PYTHONDONTWRITEBYTECODE is set, every Python
+# process the suite starts (copier, mkdocs, a project's `uv run`) compiles each module it imports.
+TEST_ENV = {
+    "UV_PYTHON_DOWNLOADS": "never",
+    "UV_PYTHON": None,
+    "UV_PROJECT_ENVIRONMENT": None,
+    "PYTHONDONTWRITEBYTECODE": None,
+}
 TEST_REQUIREMENTS = nox.project.dependency_groups(PYPROJECT, "test")
 DOCS_REQUIREMENTS = nox.project.dependency_groups(PYPROJECT, "docs")
 
@@ -25,6 +32,13 @@ def tests(session: nox.Session) -> None:
     # tests/conftest.py gives the tests (longest first, the matrix's short ones last) is kept.
     args = session.posargs or [*_workers(), "--no-loadscope-reorder"]
     session.run("pytest", *args, env=TEST_ENV | {"CDC_BOOT": "full"})
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark beside bare Celery, never a test: nox -s bench [-- --quick --brokers redis]."""
+    session.install(*TEST_REQUIREMENTS)  # the `bench` group is part of `test`
+    session.run("python", "tests/bench/run.py", *session.posargs, env=TEST_ENV)
 
 
 @nox.session

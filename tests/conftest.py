@@ -83,7 +83,13 @@ def shared_requirements(render, tmp_path_factory) -> dict[str, list[str]]:
 # outage, the runbooks on one project, the README's whole day-one path): they start first, so
 # that none is still running alone at the end, and interleaved with the boots, so that the CPU
 # work of the one fills the waits of the other.
-LONG_BOOT_MODULES = ("test_delivery.py", "test_outages.py", "test_runbooks.py", "test_user_path.py")
+LONG_BOOT_MODULES = (
+    "test_bench.py",
+    "test_delivery.py",
+    "test_outages.py",
+    "test_runbooks.py",
+    "test_user_path.py",
+)
 
 
 def _rank(item: pytest.Item) -> int:

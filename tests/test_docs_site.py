@@ -169,6 +169,30 @@ def test_a_settings_marker_without_its_section_fails_the_build(tmp_path: Path) -
         )
 
 
+def test_performance_tables_are_the_benchmark_results(site: Path) -> None:
+    results = json.loads((REPO / "docs" / "performance" / "results.json").read_text())
+    text = text_of(site / "performance" / "index.html")
+    assert "<!-- bench:" not in (site / "performance" / "index.html").read_text()
+    assert f"Celery {results['machine']['celery']}" in text
+    for broker, figures in results["brokers"].items():
+        noop = figures["noop"]
+        generated, defaults = (noop[v]["tasks_per_second"] for v in ("generated", "bare-defaults"))
+        # Each broker's row of short tasks: the three figures, then the two ratios.
+        row = f"{generated:.0f} {noop['bare-safety']['tasks_per_second']:.0f} {defaults:.0f}"
+        assert row in text, f"{broker}: {row} not on the page"
+        assert f"{generated / defaults:.2f}" in text
+        assert figures["noop"]["generated_command"] in text
+    # The results file itself is published beside the page.
+    assert json.loads((site / "performance" / "results.json").read_text()) == results
+
+
+def test_a_bench_marker_for_an_unmeasured_broker_fails_the_build() -> None:
+    tables = load_hook("bench_table")
+    page = (REPO / "docs" / "performance.md").read_text() + "\n<!-- bench: sqs -->\n"
+    with pytest.raises(Exception, match=r"does not hold: \['sqs'\]"):
+        tables.render_markers(page, REPO)
+
+
 def test_a_change_to_copier_yml_changes_the_reference(tmp_path: Path) -> None:
     reference = load_hook("copier_reference")
     copier = yaml.safe_load((REPO / "copier.yml").read_text())

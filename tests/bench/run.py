@@ -1,0 +1,385 @@
+"""`nox -s bench`: what the generated stack's defaults cost, beside a bare Celery app, in one run.
+
+A benchmark, never a test: it renders the template (default answers, one project per broker, with
+Redis results so every variant stores its results in the same place), starts real workers and
+counts. Three variants run the same tasks from the same queue, alternated within each repetition:
+
+    generated       the Procfile's worker line for the queue the task's role is routed to, as
+                    rendered, plus `--include bench_tasks`
+    bare-safety     a bare Celery app with the generated project's delivery guarantees and limits
+                    (bare_app.py), same concurrency, prefetch 1, the same time limits
+    bare-defaults   the same bare app with Celery's defaults, same concurrency
+
+Workloads (tasks are queued first, then the worker starts; timed from its "ready" line to the last
+stored result): short no-op tasks, 50 ms I/O-like waits, CPU-bound loops; then enqueue → start
+latency on an idle worker, one task at a time. Medians over the repetitions; CPU of the worker's
+process tree and log bytes per task; worker start → ready.
+
+    python tests/bench/run.py [--quick] [--brokers redis,rabbitmq] [--output FILE]
+
+Writes FILE (default docs/performance/results.json); `python tests/bench/report.py` turns it into
+the table of docs/performance.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import copier
+import psutil
+
+TESTS = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(TESTS), str(TESTS.parent / "docs" / "_hooks")]
+
+import copier_reference  # noqa: E402
+
+from boot.processes import procfile  # noqa: E402
+from boot.services import (  # noqa: E402
+    POSTGRES_URL,
+    drop_all,
+    postgres_database,
+    rabbitmq_vhost,
+    redis_server,
+)
+from project_env import project_requirements, venv_with  # noqa: E402
+from releases import REPO, working_tree_copy  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = "docs/performance/results.json"
+VARIANTS = ("generated", "bare-safety", "bare-defaults")
+# The bare app's worker settings that are not Celery's defaults in both bare variants: the
+# concurrency of the generated queue the workload runs on, so that only settings differ.
+BARE_COMMAND = "celery -A bare_app worker --queues {queue} --hostname bare@%h --concurrency {c}"
+BARE_SAFETY_OPTIONS = "--prefetch-multiplier 1 --soft-time-limit {soft} --time-limit {hard}"
+
+
+# name: (role whose queue runs it, task, arguments, count, count with --quick)
+WORKLOADS = {
+    "noop": ("default", "bench_tasks.add", [1, 2], 3000, 600),
+    "io": ("io", "bench_tasks.pause", [0.05], 400, 100),
+    "cpu": ("heavy", "bench_tasks.spin", [300_000], 120, 30),
+}
+LATENCY_ROLE, LATENCY_SAMPLES, LATENCY_SAMPLES_QUICK = "critical", 200, 40
+
+
+class Redis:
+    """Just enough of the Redis protocol to count stored results and empty a database."""
+
+    def __init__(self, port: int, db: int) -> None:
+        self.port, self.db = port, db
+
+    def command(self, *words: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", self.port)) as sock:
+            parts = [("SELECT", str(self.db)), words]
+            for part in parts:
+                encoded = [w.encode() for w in part]
+                frame = f"*{len(encoded)}\r\n".encode() + b"".join(
+                    f"${len(w)}\r\n".encode() + w + b"\r\n" for w in encoded
+                )
+                sock.sendall(frame)
+                reply = sock.recv(65536)
+            return reply
+
+    def dbsize(self) -> int:
+        return int(self.command("DBSIZE")[1:].split(b"\r\n")[0])
+
+    def flush(self) -> None:
+        self.command("FLUSHDB")
+
+
+def tree_cpu(process: psutil.Process) -> float:
+    """CPU seconds of a worker: its main process, the children it reaped, the ones running."""
+    times = process.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in process.children(recursive=True):
+        try:
+            child_times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += child_times.user + child_times.system
+    return total
+
+
+class Stack:
+    """One rendered project on one broker, and the bare app beside it, sharing one environment."""
+
+    def __init__(self, broker: str, work: Path, redis_port: int, index: int) -> None:
+        self.broker = broker
+        answers = {"broker": broker, "result_backend": "redis"}
+        self.project = work / f"project-{broker}"
+        copier.run_copy(
+            str(TEMPLATE), str(self.project), data=answers, defaults=True, quiet=True,
+            skip_tasks=True,
+        )  # fmt: skip
+        shutil.copy(HERE / "bench_tasks.py", self.project)
+        self.bare = work / f"bare-{broker}"
+        self.bare.mkdir()
+        for name in ("bench_tasks.py", "bare_app.py", "client.py"):
+            shutil.copy(HERE / name, self.bare)
+        shutil.copy(HERE / "client.py", self.project)
+        answers = copier_reference.default_answers(*copier_reference.load(REPO), answers)
+        self.python_version = answers["python_version"]
+        self.venv = venv_with(project_requirements(self.project), self.python_version)
+        copier_yml, env = copier_reference.load(REPO)
+        self.specs = copier_reference.computed(copier_yml, env, "queue_specs", answers)
+        self.procfile = procfile(self.project)
+        self.results = Redis(redis_port, 2 * index + 1)
+        broker_redis = Redis(redis_port, 2 * index)
+        self.name = f"cdc_bench_{broker}_{os.getpid()}"
+        if broker == "redis":
+            broker_redis.flush()
+            broker_url = f"redis://127.0.0.1:{redis_port}/{2 * index}"
+        else:
+            broker_url = rabbitmq_vhost(self.name)
+        self.env = {
+            "PATH": f"{self.venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "VIRTUAL_ENV": str(self.venv),
+            "CELERY_BROKER_URL": broker_url,
+            "CELERY_RESULT_BACKEND": f"redis://127.0.0.1:{redis_port}/{2 * index + 1}",
+        }
+        # The project's own settings: the bare app must not see them (DJANGO_SETTINGS_MODULE
+        # would switch on Celery's Django fixup).
+        self.project_env = {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": os.urandom(32).hex(),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DATABASE_URL": postgres_database(self.name),
+            "PAYMENTS_WEBHOOK_SECRET": os.urandom(32).hex(),
+            "EMAIL_URL": "consolemail://",
+        }
+        self.run(self.project, *shlex.split(self.procfile["release"]))
+
+    def environment(self, cwd: Path) -> dict:
+        return self.env | (self.project_env if cwd == self.project else {})
+
+    def run(self, cwd: Path, *command: str, **env: str) -> dict:
+        done = subprocess.run(
+            command,
+            cwd=cwd,
+            env=self.environment(cwd) | env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            raise SystemExit(f"{' '.join(command)} failed in {cwd}:\n{done.stdout}{done.stderr}")
+        lines = done.stdout.strip().splitlines()
+        return json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+
+    def queue(self, role: str) -> dict:
+        return next(spec for spec in self.specs if role in spec["roles"])
+
+    def worker_command(self, variant: str, role: str) -> tuple[Path, str, dict]:
+        spec = self.queue(role)
+        if variant == "generated":
+            name = "worker-" + spec["name"].replace("_", "-")
+            return self.project, self.procfile[name] + " --include bench_tasks", {}
+        command = BARE_COMMAND.format(queue=spec["name"], c=spec["concurrency"])
+        if variant == "bare-safety":
+            command += " " + BARE_SAFETY_OPTIONS.format(soft=spec["soft"], hard=spec["hard"])
+            return self.bare, command + " --loglevel INFO", {"BENCH_SETTINGS": "safety"}
+        return self.bare, command + " --loglevel INFO", {"BENCH_SETTINGS": "defaults"}
+
+    def client(self, variant: str, *args: str) -> dict:
+        kind = "generated" if variant == "generated" else "bare"
+        cwd = self.project if kind == "generated" else self.bare
+        settings = "safety" if variant != "bare-defaults" else "defaults"
+        return self.run(cwd, "python", "client.py", kind, *args, BENCH_SETTINGS=settings)
+
+    def start_worker(self, variant: str, role: str, log: Path):
+        cwd, command, env = self.worker_command(variant, role)
+        ready_file = log.with_suffix(".ready")
+        ready_file.unlink(missing_ok=True)
+        env = env | {"BENCH_READY_FILE": str(ready_file)}
+        started = time.monotonic()
+        with log.open("wb") as out:
+            popen = subprocess.Popen(
+                shlex.split(command), cwd=cwd, env=self.environment(cwd) | env, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = started + 60
+        while not ready_file.exists():
+            if popen.poll() is not None or time.monotonic() > deadline:
+                self.stop_worker(popen)
+                raise SystemExit(f"{command} did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.005)
+        return popen, time.monotonic() - started
+
+    def stop_worker(self, popen: subprocess.Popen) -> None:
+        os.killpg(popen.pid, signal.SIGTERM)
+        try:
+            popen.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
+
+    def throughput(self, variant: str, workload: str, count: int, log: Path) -> dict:
+        role, task, args, _, _ = WORKLOADS[workload]
+        queue = self.queue(role)["name"]
+        self.client(variant, "purge", queue)
+        self.client(variant, "enqueue", queue, task, str(count), json.dumps(args))
+        popen, start_seconds = self.start_worker(variant, role, log)
+        try:
+            ready = time.monotonic()
+            worker = psutil.Process(popen.pid)
+            cpu_ready, log_ready = tree_cpu(worker), log.stat().st_size
+            deadline = ready + 600
+            while self.results.dbsize() < count:
+                if popen.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"{workload} on {variant} stalled:\n{log.read_text()[-3000:]}")
+                time.sleep(0.01)
+            seconds = time.monotonic() - ready
+            cpu = tree_cpu(worker) - cpu_ready
+            log_bytes = log.stat().st_size - log_ready
+        finally:
+            self.stop_worker(popen)
+        return {
+            "seconds": seconds,
+            "tasks_per_second": count / seconds,
+            "cpu_ms_per_task": 1000 * cpu / count,
+            "log_bytes_per_task": log_bytes / count,
+            "start_seconds": start_seconds,
+        }
+
+    def latency(self, variant: str, samples: int, log: Path) -> dict:
+        queue = self.queue(LATENCY_ROLE)["name"]
+        self.client(variant, "purge", queue)
+        popen, _ = self.start_worker(variant, LATENCY_ROLE, log)
+        try:
+            time.sleep(1)  # the worker's pool settles after "ready"
+            delays = self.client(variant, "latency", queue, str(samples))["latency_ms"]
+        finally:
+            self.stop_worker(popen)
+        cuts = statistics.quantiles(delays, n=100)
+        return {"p50_ms": statistics.median(delays), "p99_ms": cuts[98]}
+
+    def close(self) -> None:
+        drop_all(self.name)
+        if self.broker == "rabbitmq":
+            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", self.name], capture_output=True)
+
+
+def medians(runs: list[dict]) -> dict:
+    return {key: round(statistics.median(r[key] for r in runs), 3) for key in runs[0]}
+
+
+def bench_broker(stack: Stack, repetitions: int, quick: bool, logs: Path) -> dict:
+    measured: dict = {workload: {v: [] for v in VARIANTS} for workload in WORKLOADS}
+    measured["latency"] = {v: [] for v in VARIANTS}
+    for rep in range(repetitions):
+        # Variants alternate, each repetition in a rotated order: drift hits all of them alike.
+        order = VARIANTS[rep % 3 :] + VARIANTS[: rep % 3]
+        for workload, (_, _, _, count, quick_count) in WORKLOADS.items():
+            for variant in order:
+                log = logs / f"{stack.broker}-{workload}-{variant}-{rep}.log"
+                run = stack.throughput(variant, workload, quick_count if quick else count, log)
+                measured[workload][variant].append(run)
+                print(f"{stack.broker} {workload} {variant} #{rep}: {json.dumps(run)}", flush=True)
+        for variant in order:
+            log = logs / f"{stack.broker}-latency-{variant}-{rep}.log"
+            samples = LATENCY_SAMPLES_QUICK if quick else LATENCY_SAMPLES
+            run = stack.latency(variant, samples, log)
+            measured["latency"][variant].append(run)
+            print(f"{stack.broker} latency {variant} #{rep}: {json.dumps(run)}", flush=True)
+    result = {}
+    for workload, by_variant in measured.items():
+        result[workload] = {variant: medians(runs) for variant, runs in by_variant.items()}
+        if workload in WORKLOADS:
+            role, task, args, count, quick_count = WORKLOADS[workload]
+            result[workload]["tasks"] = quick_count if quick else count
+            result[workload]["task"] = f"{task}({', '.join(map(str, args))})"
+            _, command, _ = stack.worker_command("generated", role)
+            result[workload]["generated_command"] = command
+        else:
+            _, command, _ = stack.worker_command("generated", LATENCY_ROLE)
+            result[workload]["generated_command"] = command
+    return result
+
+
+def machine(venv: Path) -> dict:
+    def version(*command: str) -> str:
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=30).stdout
+        except OSError:
+            return "unknown"
+        return out.strip().splitlines()[0] if out.strip() else "unknown"
+
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    python = str(venv / "bin" / "python")
+    modules = ("celery", "kombu", "redis")
+    libraries = (
+        f"import {', '.join(modules)}; print({', '.join(m + '.__version__' for m in modules)})"
+    )
+    celery_v, kombu_v, redis_v = version(python, "-c", libraries).split()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": version(python, "-c", "import sys; print(sys.version.split()[0])"),
+        "celery": celery_v,
+        "kombu": kombu_v,
+        "redis_py": redis_v,
+        "redis_server": version("redis-server", "--version"),
+        "rabbitmq": version("rabbitmqctl", "-q", "version"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer tasks, one repetition")
+    parser.add_argument("--brokers", default="redis,rabbitmq")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument(
+        "--output", type=Path, default=REPO / "docs" / "performance" / "results.json"
+    )
+    options = parser.parse_args()
+    repetitions = 1 if options.quick else options.repetitions
+    work = Path(tempfile.mkdtemp(prefix="cdc-bench-"))
+    global TEMPLATE
+    TEMPLATE = working_tree_copy(work / "template")
+    logs = work / "logs"
+    logs.mkdir()
+    (work / "redis").mkdir()
+    print(f"bench: working in {work}", flush=True)
+    report = {
+        "date": time.strftime("%Y-%m-%d"),
+        "repetitions": repetitions,
+        "quick": options.quick,
+        "brokers": {},
+    }
+    with redis_server(work / "redis") as redis:
+        for index, broker in enumerate(options.brokers.split(",")):
+            stack = Stack(broker, work, redis.port, index)
+            try:
+                report["brokers"][broker] = bench_broker(stack, repetitions, options.quick, logs)
+            finally:
+                stack.close()
+        report["machine"] = machine(stack.venv)
+    report["postgres"] = POSTGRES_URL.rsplit("@", 1)[-1]
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"bench: wrote {options.output}", flush=True)
+
+
+TEMPLATE = REPO
+
+if __name__ == "__main__":
+    main()
