@@ -216,12 +216,14 @@ def check_flower(group: ProcessGroup, env: dict, queues: list[str], broker: str)
 
     wait_until(workers_listed, "Flower lists every worker", group)
     # Workers start without task events; Flower switches them on every 5 s while it runs: a ping
-    # sent after that shows in its task list (one sent before may not, so send until one does).
+    # sent after that shows as succeeded in its task list. (A "sent" event, from the sender, lists
+    # a task too, but only the worker's events tell Flower it succeeded.) Send until one does.
     pings: dict[str, float] = {}
 
     def task_listed():
         status, body = http(f"{flower}/api/tasks", headers=auth)
-        if status == 200 and pings.keys() & json.loads(body).keys():
+        tasks = json.loads(body) if status == 200 else {}
+        if any(tasks.get(task_id, {}).get("state") == "SUCCESS" for task_id in pings):
             return True
         if not pings or time.monotonic() - max(pings.values()) > 1:
             pings.update(
@@ -229,7 +231,7 @@ def check_flower(group: ProcessGroup, env: dict, queues: list[str], broker: str)
             )
         return False
 
-    wait_until(task_listed, "Flower lists a task (task events switched on by Flower)", group)
+    wait_until(task_listed, "Flower shows a task succeeded (worker events, switched on)", group)
     status, body = http(f"{flower}/api/queues/length", headers=auth)
     if broker == "redis":
         # RabbitMQ needs its management API (FLOWER_BROKER_API) for this, SQS has no such API.
