@@ -10,15 +10,15 @@ counts. Three variants run the same tasks from the same queue, alternated within
                     (bare_app.py), same concurrency, prefetch 1, the same time limits
     bare-defaults   the same bare app with Celery's defaults, same concurrency
 
-Workloads (tasks are queued first, then the worker starts; timed from its "ready" line to the last
-stored result): short no-op tasks, 50 ms I/O-like waits, CPU-bound loops; then enqueue → start
+Workloads (tasks are queued first, then the worker starts; timed from its worker_ready signal to the
+last stored result): short no-op tasks, 50 ms I/O-like waits, CPU-bound loops; then enqueue → start
 latency on an idle worker, one task at a time. Medians over the repetitions; CPU of the worker's
 process tree and log bytes per task; worker start → ready.
 
-    python tests/bench/run.py [--quick] [--brokers redis,rabbitmq] [--output FILE]
+    python tests/bench/run.py [--quick] [--brokers redis,rabbitmq] [--output FILE] [--keep]
 
-Writes FILE (default docs/performance/results.json); `python tests/bench/report.py` turns it into
-the table of docs/performance.md.
+Writes FILE (default docs/performance/results.json), from which the docs build generates the
+tables of docs/performance.md (docs/_hooks/bench_table.py).
 """
 
 import argparse
@@ -46,7 +46,6 @@ import copier_reference  # noqa: E402
 
 from boot.processes import procfile  # noqa: E402
 from boot.services import (  # noqa: E402
-    POSTGRES_URL,
     drop_all,
     postgres_database,
     rabbitmq_vhost,
@@ -58,8 +57,8 @@ from releases import REPO, working_tree_copy  # noqa: E402
 HERE = Path(__file__).resolve().parent
 RESULTS = "docs/performance/results.json"
 VARIANTS = ("generated", "bare-safety", "bare-defaults")
-# The bare app's worker settings that are not Celery's defaults in both bare variants: the
-# concurrency of the generated queue the workload runs on, so that only settings differ.
+# Both bare variants run as many children as the generated queue's worker, so that only settings
+# differ; the safety variant adds the generated line's prefetch and time limits.
 BARE_COMMAND = "celery -A bare_app worker --queues {queue} --hostname bare@%h --concurrency {c}"
 BARE_SAFETY_OPTIONS = "--prefetch-multiplier 1 --soft-time-limit {soft} --time-limit {hard}"
 
@@ -114,12 +113,12 @@ def tree_cpu(process: psutil.Process) -> float:
 class Stack:
     """One rendered project on one broker, and the bare app beside it, sharing one environment."""
 
-    def __init__(self, broker: str, work: Path, redis_port: int, index: int) -> None:
+    def __init__(self, broker: str, template: Path, work: Path, redis_port: int, index: int):
         self.broker = broker
         answers = {"broker": broker, "result_backend": "redis"}
         self.project = work / f"project-{broker}"
         copier.run_copy(
-            str(TEMPLATE), str(self.project), data=answers, defaults=True, quiet=True,
+            str(template), str(self.project), data=answers, defaults=True, quiet=True,
             skip_tasks=True,
         )  # fmt: skip
         shutil.copy(HERE / "bench_tasks.py", self.project)
@@ -128,10 +127,9 @@ class Stack:
         for name in ("bench_tasks.py", "bare_app.py", "client.py"):
             shutil.copy(HERE / name, self.bare)
         shutil.copy(HERE / "client.py", self.project)
-        answers = copier_reference.default_answers(*copier_reference.load(REPO), answers)
-        self.python_version = answers["python_version"]
-        self.venv = venv_with(project_requirements(self.project), self.python_version)
         copier_yml, env = copier_reference.load(REPO)
+        answers = copier_reference.default_answers(copier_yml, env, answers)
+        self.venv = venv_with(project_requirements(self.project), answers["python_version"])
         self.specs = copier_reference.computed(copier_yml, env, "queue_specs", answers)
         self.procfile = procfile(self.project)
         self.results = Redis(redis_port, 2 * index + 1)
@@ -347,14 +345,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer tasks, one repetition")
     parser.add_argument("--brokers", default="redis,rabbitmq")
     parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument(
-        "--output", type=Path, default=REPO / "docs" / "performance" / "results.json"
-    )
+    parser.add_argument("--keep", action="store_true", help="keep the rendered projects and logs")
+    parser.add_argument("--output", type=Path, default=REPO / RESULTS)
     options = parser.parse_args()
     repetitions = 1 if options.quick else options.repetitions
     work = Path(tempfile.mkdtemp(prefix="cdc-bench-"))
-    global TEMPLATE
-    TEMPLATE = working_tree_copy(work / "template")
+    template = working_tree_copy(work / "template")
     logs = work / "logs"
     logs.mkdir()
     (work / "redis").mkdir()
@@ -367,19 +363,18 @@ def main() -> None:
     }
     with redis_server(work / "redis") as redis:
         for index, broker in enumerate(options.brokers.split(",")):
-            stack = Stack(broker, work, redis.port, index)
+            stack = Stack(broker, template, work, redis.port, index)
             try:
                 report["brokers"][broker] = bench_broker(stack, repetitions, options.quick, logs)
             finally:
                 stack.close()
         report["machine"] = machine(stack.venv)
-    report["postgres"] = POSTGRES_URL.rsplit("@", 1)[-1]
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"bench: wrote {options.output}", flush=True)
+    if not options.keep:
+        shutil.rmtree(work)
 
-
-TEMPLATE = REPO
 
 if __name__ == "__main__":
     main()
