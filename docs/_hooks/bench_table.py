@@ -39,13 +39,16 @@ def load(root: Path) -> dict:
 def render_markers(markdown: str, root: Path) -> str:
     results = load(root)
     unknown = [m["name"] for m in MARKER.finditer(markdown)]
-    unknown = [n for n in unknown if n != "machine" and n not in results["brokers"]]
+    unknown = [n for n in unknown if n not in ("machine", "render") and n not in results["brokers"]]
     if unknown:
         raise PluginError(f"{PAGE}: bench markers for brokers {RESULTS} does not hold: {unknown}")
 
     def replace(match: re.Match) -> str:
         name = match["name"]
-        lines = machine(results) if name == "machine" else broker_table(results["brokers"][name])
+        if name in ("machine", "render"):
+            lines = machine(results) if name == "machine" else render_table(results)
+        else:
+            lines = broker_table(results["brokers"][name])
         return "\n".join(lines)
 
     return MARKER.sub(replace, markdown)
@@ -97,6 +100,27 @@ def broker_table(figures: dict) -> list[str]:
             commands.setdefault(figures[workload]["generated_command"], []).append(workload)
     for command, workloads in commands.items():
         out.append(f"- {', '.join(workloads)}: `{command}`")
+    return out
+
+
+def render_table(results: dict) -> list[str]:
+    """`copier copy` of the default answers, beside cookiecutter-django's render if measured."""
+    render = results.get("render")
+    if not render:
+        return ["Not measured in this run."]
+    runs = f"median of {render['runs']}" if render["runs"] > 1 else "1 run"
+    out = [
+        f"| template | files written | seconds ({runs}) |",
+        "|---|---:|---:|",
+        f"| copier-django-celery (`copier copy --defaults --trust --skip-tasks`) "
+        f"| {render['copier_files']} | {render['copier_seconds']:.2f} |",
+    ]
+    if "cookiecutter_django_seconds" in render:
+        files, seconds = render["cookiecutter_django_files"], render["cookiecutter_django_seconds"]
+        out.append(
+            f"| cookiecutter-django {render['cookiecutter_django']} "
+            f"(`cookiecutter --no-input --accept-hooks no`) | {files} | {seconds:.2f} |"
+        )
     return out
 
 

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import copier
@@ -307,6 +308,37 @@ def bench_broker(stack: Stack, repetitions: int, quick: bool, logs: Path) -> dic
     return result
 
 
+def render_times(template: Path, work: Path, cookiecutter_django: Path | None, runs: int) -> dict:
+    """Median wall seconds of `copier copy` with the default answers, each run a fresh process into
+    a fresh folder (the copy task, `uv lock`, skipped: it waits on the package index), and of
+    cookiecutter-django's `cookiecutter --no-input` with its hooks off, if a checkout is given."""
+    tools = Path(sys.executable).parent
+
+    def timed(name: str, command: list[str]) -> tuple[float, int]:
+        seconds = []
+        for run in range(runs):
+            dest = work / "renders" / f"{name}-{run}"
+            started = time.monotonic()
+            subprocess.run([*command, str(dest)], check=True, capture_output=True)
+            seconds.append(time.monotonic() - started)
+        files = sum(1 for path in dest.rglob("*") if path.is_file())
+        return round(statistics.median(seconds), 3), files
+
+    copier_cli = [str(tools / "copier"), "copy", "--defaults", "--trust", "--skip-tasks", "--quiet"]
+    seconds, files = timed("copier", [*copier_cli, str(template)])
+    result = {"runs": runs, "copier_seconds": seconds, "copier_files": files}
+    if cookiecutter_django is not None:
+        version = tomllib.loads((cookiecutter_django / "pyproject.toml").read_text())["project"]
+        cookiecutter = [str(tools / "cookiecutter"), "--no-input", "--accept-hooks", "no"]
+        seconds, files = timed("ccd", [*cookiecutter, str(cookiecutter_django), "-o"])
+        result |= {
+            "cookiecutter_django": version["version"],
+            "cookiecutter_django_seconds": seconds,
+            "cookiecutter_django_files": files,
+        }
+    return result
+
+
 def machine(venv: Path) -> dict:
     def version(*command: str) -> str:
         try:
@@ -347,33 +379,57 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the rendered projects and logs")
     parser.add_argument("--output", type=Path, default=REPO / RESULTS)
+    parser.add_argument(
+        "--cookiecutter-django",
+        type=Path,
+        help="a checkout of cookiecutter-django (a release tag), to time its render beside ours",
+    )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="time the renders only, and replace just those figures in the output file",
+    )
     options = parser.parse_args()
     repetitions = 1 if options.quick else options.repetitions
     work = Path(tempfile.mkdtemp(prefix="cdc-bench-"))
     template = working_tree_copy(work / "template")
-    logs = work / "logs"
-    logs.mkdir()
-    (work / "redis").mkdir()
     print(f"bench: working in {work}", flush=True)
-    report = {
-        "date": time.strftime("%Y-%m-%d"),
-        "repetitions": repetitions,
-        "quick": options.quick,
-        "brokers": {},
-    }
-    with redis_server(work / "redis") as redis:
-        for index, broker in enumerate(options.brokers.split(",")):
-            stack = Stack(broker, template, work, redis.port, index)
-            try:
-                report["brokers"][broker] = bench_broker(stack, repetitions, options.quick, logs)
-            finally:
-                stack.close()
-        report["machine"] = machine(stack.venv)
+    runs = 1 if options.quick else 5
+    render = render_times(template, work, options.cookiecutter_django, runs)
+    print(f"bench: render {json.dumps(render)}", flush=True)
+    if options.render_only:
+        report = json.loads(options.output.read_text()) | {"render": render}
+    else:
+        report = {
+            "date": time.strftime("%Y-%m-%d"),
+            "repetitions": repetitions,
+            "quick": options.quick,
+            "render": render,
+        }
+        report["brokers"], venv = bench_brokers(options, template, work, repetitions)
+        report["machine"] = machine(venv)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"bench: wrote {options.output}", flush=True)
     if not options.keep:
         shutil.rmtree(work)
+
+
+def bench_brokers(options, template: Path, work: Path, repetitions: int) -> tuple[dict, Path]:
+    """Each broker's figures, and the environment of the last (whose versions the report names:
+    every project pins the same Celery, kombu and redis-py)."""
+    logs = work / "logs"
+    logs.mkdir()
+    (work / "redis").mkdir()
+    figures = {}
+    with redis_server(work / "redis") as redis:
+        for index, broker in enumerate(options.brokers.split(",")):
+            stack = Stack(broker, template, work, redis.port, index)
+            try:
+                figures[broker] = bench_broker(stack, repetitions, options.quick, logs)
+            finally:
+                stack.close()
+    return figures, stack.venv
 
 
 if __name__ == "__main__":
