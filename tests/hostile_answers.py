@@ -74,20 +74,17 @@ def assert_sound(project: Path, answers: dict, environment: list[str]) -> None:
         assert f" --queues {queue} " in procfile, f"queue {queue!r} is not the Procfile's"
     if (project / "kubernetes").exists():
         assert_kubernetes_names(project)
-        assert_autoscaled_queues(project, stored)
+        assert_autoscaled_queues(project, procfile)
 
 
-def assert_autoscaled_queues(project: Path, stored: dict) -> None:
+def assert_autoscaled_queues(project: Path, procfile: str) -> None:
     """Each KEDA trigger names its worker's queue as a string, whatever the name."""
     autoscaling = project / "kubernetes" / "base" / "autoscaling.yaml"
     for document in yaml.safe_load_all(autoscaling.read_text()):
         for trigger in (document or {}).get("spec", {}).get("triggers", []):
             name = trigger["metadata"].get("listName") or trigger["metadata"].get("queueName")
             if name is not None:
-                assert (
-                    isinstance(name, str)
-                    and f"--queues {name} " in (project / "Procfile").read_text()
-                ), name
+                assert isinstance(name, str) and f"--queues {name} " in procfile, name
 
 
 def assert_kubernetes_names(project: Path) -> None:

@@ -198,8 +198,19 @@ def test_queue_health_and_flower_report_every_queue_and_worker(stack: ProcessGro
     [(_, health)] = run(stack, "queue-health.md", "runbook-queue-health")
     report = json.loads(health)
     assert report["status"] in ("ok", "overloaded") and list(report["queues"]) == QUEUES, report
-    [(_, flower)] = run(stack, "queue-health.md", "runbook-flower")
-    workers = json.loads(flower)
+
+    def every_worker_answered() -> dict | None:
+        # Flower asks the workers as the page's command runs, waiting 1 s for their replies: on a
+        # busy machine a worker answers late, and the reader runs the command again, as here.
+        [(_, flower)] = run(stack, "queue-health.md", "runbook-flower")
+        workers = json.loads(flower)
+        nodes = {
+            queue: [n for n in workers if n.startswith(f"worker-{queue}@")] for queue in QUEUES
+        }
+        answered = all(len(n) == 1 and workers[n[0]].get("active_queues") for n in nodes.values())
+        return workers if answered else None
+
+    workers = wait_until(every_worker_answered, "Flower lists every worker's queues", stack, 30)
     for queue in QUEUES:
         [node] = [name for name in workers if name.startswith(f"worker-{queue}@")]
         consumed = [q["name"] for q in workers[node]["active_queues"]]
