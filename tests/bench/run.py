@@ -44,6 +44,7 @@ TESTS = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(TESTS), str(TESTS.parent / "docs" / "_hooks")]
 
 import copier_reference  # noqa: E402
+from bench_table import RESULTS, VARIANTS  # noqa: E402
 
 from boot.processes import procfile  # noqa: E402
 from boot.services import (  # noqa: E402
@@ -56,8 +57,6 @@ from project_env import project_requirements, venv_with  # noqa: E402
 from releases import REPO, working_tree_copy  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-RESULTS = "docs/performance/results.json"
-VARIANTS = ("generated", "bare-safety", "bare-defaults")
 # Both bare variants run as many children as the generated queue's worker, so that only settings
 # differ; the safety variant adds the generated line's prefetch and time limits.
 BARE_COMMAND = "celery -A bare_app worker --queues {queue} --hostname bare@%h --concurrency {c}"
