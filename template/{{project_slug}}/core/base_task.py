@@ -19,7 +19,8 @@ class TransientError(Exception):
 class BaseTask(DjangoTask):
     """Logs with the task id, retries transient errors with backoff, dead-letters the rest.
 
-    A task whose dead letter cannot be written (the database is down) goes back to the broker.
+    A task that failed because the database was unreachable, or whose dead letter cannot be
+    written, goes back to the broker: it waits for the database instead of ending as a letter.
 
     `delay_on_commit` / `apply_async_on_commit` (from DjangoTask) send a task only once the
     current transaction commits; see dispatch.enqueue_on_commit when the id is needed.
@@ -62,6 +63,11 @@ class BaseTask(DjangoTask):
     ) -> None:
         from .dead_letters import dead_letter_record
 
+        if database_unreachable(exc):
+            # An outage, not a fault of the task: it runs again once the database is back (checked
+            # on the error, not by reconnecting here: the server may be back by now).
+            self._send_back_to_broker(exc, "the database is unreachable")
+            return
         logger.error("task failed for good: %r", exc, extra={"duration_s": self._duration()})
         delivery_info = self.request.delivery_info or {}
         try:
@@ -76,9 +82,9 @@ class BaseTask(DjangoTask):
                 attempts=self.request.retries + 1,
             )
         except DatabaseError as error:
-            self._send_back_to_broker(error)
+            self._send_back_to_broker(error, "its dead letter cannot be written")
 
-    def _send_back_to_broker(self, error: DatabaseError) -> None:
+    def _send_back_to_broker(self, error: BaseException, why: str) -> None:
         """Without its dead letter, a task must not vanish: send it again, due after the longest
         retry wait, with its id, arguments, queue and place in a chain."""
         # The same wait as the longest retry: a database outage is not hammered every second.
@@ -91,11 +97,37 @@ class BaseTask(DjangoTask):
             # The broker is unreachable too: leave the message unacknowledged for redelivery.
             raise Reject(publish_error, requeue=True) from error
         logger.error(
-            "dead letter not written (%r): task sent back to the broker, due in %s s",
-            error,
+            "task sent back to the broker, due in %s s: %s (%r)",
             countdown,
+            why,
+            error,
         )
 
     def _duration(self) -> float | None:
         started_at = getattr(self.request, "started_at", None)
         return None if started_at is None else round(time.monotonic() - started_at, 3)
+
+
+# SQLSTATEs of a server that cannot take the connection: class 08 (connection exceptions) and
+# these; a statement timeout (57014) or a deadlock (40P01) is the task's own failure instead.
+UNREACHABLE_SQLSTATES = {
+    "57P01",  # admin_shutdown: the server is stopping
+    "57P02",  # crash_shutdown: another server process crashed
+    "57P03",  # cannot_connect_now: the server is starting up
+    "53300",  # too_many_connections
+}
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether a failure means the database could not be reached, rather than that a query failed.
+
+    Django wraps the driver's exception (psycopg's, as the cause); a connection Django had
+    already closed raises InterfaceError. A driver error without a SQLSTATE never got an answer
+    from the server (refused, reset, timed out).
+    """
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError) or error.__cause__ is None:
+        return False
+    sqlstate = getattr(error.__cause__, "sqlstate", "")
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in UNREACHABLE_SQLSTATES
