@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from matrix import Combination, all_combinations
-from sound_project import assert_sound_project
+from sound_project import assert_sound_project, checked_files_digest
 
 pytestmark = pytest.mark.matrix
 
@@ -27,3 +27,15 @@ def test_combination_renders_a_sound_project(
 ) -> None:
     project = render(combo.answers(), tmp_path / "project")
     assert_sound_project(project, combo, shared_requirements)
+
+
+def test_deploy_targets_change_no_checked_file(render, tmp_path: Path) -> None:
+    """The four deploy variants of a combination share one set of Django and ruff checks (the
+    matrix runs them once per checked-files digest): no *.py or pyproject.toml may differ."""
+    variants = [c for c in all_combinations() if c.runtime_id == all_combinations()[-1].runtime_id]
+    assert len(variants) == 4
+    digests = {
+        checked_files_digest(render(combo.answers(), tmp_path / combo.deploy), "3.12")
+        for combo in variants
+    }
+    assert len(digests) == 1

@@ -142,6 +142,7 @@ class Phases:
         print(f"phases of {combination}: wall {self.seconds}, cpu {self.cpu_seconds}")
         if path := os.environ.get("CDC_BOOT_TIMINGS"):
             line = {"combination": combination, "wall": self.seconds, "cpu": self.cpu_seconds}
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             with open(path, "a") as timings:
                 timings.write(json.dumps(line) + "\n")
 
