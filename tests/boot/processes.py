@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 # Run inside a project to send tasks and read its database (see its docstring).
 DRIVER = Path(__file__).with_name("driver.py")
 
@@ -164,6 +166,23 @@ class ProcessGroup:
         process = Process(name="driver", command=f"python {DRIVER} serve", log=log, popen=popen)
         self.driver = Driver(process, self.log_report)
         return self.driver
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far of each running process with its descendants (those still running,
+        and those it has reaped)."""
+        used = {}
+        processes = dict(self.processes)
+        if self.driver is not None:
+            processes["driver"] = self.driver.process
+        for name, process in processes.items():
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(process.popen.pid)
+                total = 0.0
+                for member in [root, *root.children(recursive=True)]:
+                    times = member.cpu_times()
+                    total += times.user + times.system + times.children_user + times.children_system
+                used[name] = round(total, 2)
+        return used
 
     def stop_all(self) -> None:
         if self.driver is not None:

@@ -124,6 +124,8 @@ class Phases:
         self.cpu_last = self.cpu()
         self.seconds: dict[str, float] = {}
         self.cpu_seconds: dict[str, float] = {}
+        # Each long-running process's own CPU seconds, read just before they are stopped.
+        self.processes: dict[str, float] = {}
 
     @staticmethod
     def cpu() -> float:
@@ -140,8 +142,10 @@ class Phases:
 
     def report(self, combination: str) -> None:
         print(f"phases of {combination}: wall {self.seconds}, cpu {self.cpu_seconds}")
+        print(f"processes of {combination}: cpu {self.processes}")
         if path := os.environ.get("CDC_BOOT_TIMINGS"):
             line = {"combination": combination, "wall": self.seconds, "cpu": self.cpu_seconds}
+            line["processes"] = self.processes
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             with open(path, "a") as timings:
                 timings.write(json.dumps(line) + "\n")
@@ -215,6 +219,7 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         phases.done("health 503")
         for process in group.processes.values():
             assert "rolled-back" not in process.log.read_text(), "a rolled-back task was sent"
+        phases.processes = group.cpu_seconds()
         group.stop_all()
         phases.done("stop")
         # The generated project's own suite, integration tests included (they start a worker of
