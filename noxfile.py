@@ -30,7 +30,8 @@ def tests(session: nox.Session) -> None:
     # One session rather than the render tier, then the boot tier: while a boot waits on its
     # processes, the render tier's CPU work runs on the same cores, and the order that
     # tests/conftest.py gives the tests (longest first, the matrix's short ones last) is kept.
-    args = session.posargs or [*_workers(), "--no-loadscope-reorder"]
+    # --durations: the slowest tests' times in the log, where the next cut of the suite starts.
+    args = session.posargs or [*_workers(), "--no-loadscope-reorder", "--durations=60"]
     session.run("pytest", *args, env=TEST_ENV | {"CDC_BOOT": "full"})
 
 
