@@ -102,6 +102,10 @@ def _compile_once(self, source, name=None, filename=None, raw=False, defer_init=
     key = (config, source, name, filename, raw, defer_init)
     if key not in _compiled:
         _compiled[key] = _COMPILE(self, source, name, filename, raw, defer_init)
+    else:
+        # Extensions' preprocess hooks run on every compile, and some keep state (Copier's yield
+        # tag resets its context there): run them as compiling would.
+        self.preprocess(source, name, filename)
     return _compiled[key]
 
 
