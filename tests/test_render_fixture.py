@@ -12,37 +12,36 @@ import pytest
 
 from conftest import render_fresh
 from matrix import all_combinations
+from project_tree import tree
 
 COMBINATIONS = all_combinations()
 # A generated secret: 64 hex digits after `=` in .env, random in every render.
 SECRET = re.compile(rb"=[0-9a-f]{64}$", re.M)
 
 
-def files(root: Path) -> dict[str, tuple[bytes, int]]:
-    found = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            found[str(path.relative_to(root))] = (path.read_bytes(), path.stat().st_mode)
-    return found
+def modes(root: Path, names: list[str]) -> dict[str, int]:
+    return {name: (root / name).stat().st_mode for name in names}
 
 
 @pytest.mark.parametrize("combo", [COMBINATIONS[0], COMBINATIONS[-1]], ids=lambda combo: combo.id)
 def test_the_suites_render_writes_what_copier_writes(combo, template_src, tmp_path) -> None:
     answers = combo.answers()
     render_fresh(template_src, answers, tmp_path / "warm")  # fills the compile cache
-    ours = files(render_fresh(template_src, answers, tmp_path / "ours"))
+    ours_root = render_fresh(template_src, answers, tmp_path / "ours")
+    theirs_root = tmp_path / "copier"
     copier.run_copy(
         str(template_src),
-        str(tmp_path / "copier"),
+        str(theirs_root),
         data=answers,
         defaults=True,
         quiet=True,
         unsafe=False,
         skip_tasks=True,
     )
-    theirs = files(tmp_path / "copier")
+    ours, theirs = tree(ours_root), tree(theirs_root)
     assert ours.keys() == theirs.keys()
-    secrets = ours.pop(".env")[0], theirs.pop(".env")[0]
+    assert modes(ours_root, list(ours)) == modes(theirs_root, list(theirs))
+    secrets = ours.pop(".env"), theirs.pop(".env")
     assert ours == theirs
     # The secrets are rendered, not compiled: each render still draws its own.
     assert SECRET.sub(b"=", secrets[0]) == SECRET.sub(b"=", secrets[1])

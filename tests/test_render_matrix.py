@@ -32,7 +32,8 @@ def test_combination_renders_a_sound_project(
 def test_deploy_targets_change_no_checked_file(render, tmp_path: Path) -> None:
     """The four deploy variants of a combination share one set of Django and ruff checks (the
     matrix runs them once per checked-files digest): no *.py or pyproject.toml may differ."""
-    variants = [c for c in all_combinations() if c.runtime_id == all_combinations()[-1].runtime_id]
+    combinations = all_combinations()
+    variants = [c for c in combinations if c.runtime_id == combinations[-1].runtime_id]
     assert len(variants) == 4
     digests = {
         checked_files_digest(render(combo.answers(), tmp_path / combo.deploy), "3.12")

@@ -46,7 +46,7 @@ sys.path[:0] = [str(TESTS), str(TESTS.parent / "docs" / "_hooks")]
 import copier_reference  # noqa: E402
 from bench_table import RESULTS, VARIANTS  # noqa: E402
 
-from boot.processes import procfile  # noqa: E402
+from boot.processes import procfile, tree_cpu  # noqa: E402
 from boot.services import (  # noqa: E402
     drop_all,
     postgres_database,
@@ -95,19 +95,6 @@ class Redis:
 
     def flush(self) -> None:
         self.command("FLUSHDB")
-
-
-def tree_cpu(process: psutil.Process) -> float:
-    """CPU seconds of a worker: its main process, the children it reaped, the ones running."""
-    times = process.cpu_times()
-    total = times.user + times.system + times.children_user + times.children_system
-    for child in process.children(recursive=True):
-        try:
-            child_times = child.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += child_times.user + child_times.system
-    return total
 
 
 class Stack:

@@ -168,20 +168,14 @@ class ProcessGroup:
         return self.driver
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds so far of each running process with its descendants (those still running,
-        and those it has reaped)."""
-        used = {}
+        """CPU seconds so far of each running process (tree_cpu: with its pool children)."""
         processes = dict(self.processes)
         if self.driver is not None:
             processes["driver"] = self.driver.process
+        used = {}
         for name, process in processes.items():
-            with contextlib.suppress(psutil.Error):
-                root = psutil.Process(process.popen.pid)
-                total = 0.0
-                for member in [root, *root.children(recursive=True)]:
-                    times = member.cpu_times()
-                    total += times.user + times.system + times.children_user + times.children_system
-                used[name] = round(total, 2)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                used[name] = round(tree_cpu(psutil.Process(process.popen.pid)), 2)
         return used
 
     def stop_all(self) -> None:
@@ -217,3 +211,16 @@ class ProcessGroup:
             text = log.read_text(errors="replace")
             parts.append(f"----- {log.name} (last 4000 chars) -----\n{text[-4000:]}")
         return "\n".join(parts)
+
+
+def tree_cpu(process: psutil.Process) -> float:
+    """CPU seconds of a process tree: the process, the children it reaped, the ones running."""
+    times = process.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in process.children(recursive=True):
+        try:
+            child_times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += child_times.user + child_times.system
+    return total
