@@ -25,6 +25,7 @@ PROVIDERS = {
     "redbeat": ("celery-redbeat", None),
     "gunicorn": ("gunicorn", None),
     "flower": ("flower", None),
+    "gevent": ("gevent", None),
     "pytest": ("pytest", None),
     "hypothesis": ("hypothesis", None),
     "psycopg": ("psycopg", None),
@@ -57,6 +58,8 @@ def needed(project: Path, slug: str, answers: dict) -> set[tuple[str, str | None
     needs = {PROVIDERS[module] for module in modules}
     procfile = (project / "Procfile").read_text()
     needs |= {PROVIDERS[p] for p in ("gunicorn", "flower") if re.search(rf"\b{p}\b", procfile)}
+    if "--pool gevent" in procfile:
+        needs.add(PROVIDERS["gevent"])
     # postgres:// URLs need a PostgreSQL driver.
     needs.add(PROVIDERS["psycopg"])
     if "redis" in (answers["broker"], answers["result_backend"]) or (

@@ -97,7 +97,9 @@ def broker_table(figures: dict) -> list[str]:
     commands: dict[str, list[str]] = {}
     for workload in (*WORKLOAD_LABELS, "latency"):
         if workload in figures:
-            commands.setdefault(figures[workload]["generated_command"], []).append(workload)
+            topology = figures[workload].get("queue_topology", "priority")
+            name = workload if topology == "priority" else f"{workload} (`{topology}` topology)"
+            commands.setdefault(figures[workload]["generated_command"], []).append(name)
     for command, workloads in commands.items():
         out.append(f"- {', '.join(workloads)}: `{command}`")
     return out

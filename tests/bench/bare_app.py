@@ -16,6 +16,10 @@ app.conf.result_backend = os.environ["CELERY_RESULT_BACKEND"]
 app.conf.task_default_queue = "default"
 app.conf.broker_connection_retry_on_startup = True
 
+if slots := os.environ.get("BENCH_POOL_SLOTS"):
+    # A gevent worker acknowledges from every task in flight: kombu's Redis pool (10) runs out.
+    app.conf.broker_transport_options = {"max_connections": int(slots) + 10}
+
 if os.environ["BENCH_SETTINGS"] == "safety":
     app.conf.task_acks_late = True
     app.conf.task_reject_on_worker_lost = True
@@ -25,4 +29,4 @@ if os.environ["BENCH_SETTINGS"] == "safety":
     if app.conf.broker_url.startswith("amqp"):
         app.conf.broker_transport_options = {"confirm_publish": True}
     else:
-        app.conf.broker_transport_options = {"visibility_timeout": 7200}
+        app.conf.broker_transport_options |= {"visibility_timeout": 7200}

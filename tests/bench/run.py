@@ -57,10 +57,12 @@ from project_env import project_requirements, venv_with  # noqa: E402
 from releases import REPO, working_tree_copy  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-# Both bare variants run as many children as the generated queue's worker, so that only settings
+# Both bare variants run the generated queue worker's pool and concurrency, so that only settings
 # differ; the safety variant adds the generated line's prefetch and time limits.
 BARE_COMMAND = "celery -A bare_app worker --queues {queue} --hostname bare@%h --concurrency {c}"
-BARE_SAFETY_OPTIONS = "--prefetch-multiplier 1 --soft-time-limit {soft} --time-limit {hard}"
+BARE_SAFETY_OPTIONS = (
+    "--prefetch-multiplier {prefetch} --soft-time-limit {soft} --time-limit {hard}"
+)
 
 
 # name: (role whose queue runs it, task, arguments, count, count with --quick)
@@ -70,6 +72,10 @@ WORKLOADS = {
     "cpu": ("heavy", "bench_tasks.spin", [300_000], 300, 30),
 }
 LATENCY_ROLE, LATENCY_SAMPLES, LATENCY_SAMPLES_QUICK = "critical", 200, 40
+# The queue topology each workload runs on: the default answers' (priority), except the I/O-bound
+# tasks, which run on the workload topology's queue made for them (its gevent worker).
+TOPOLOGIES = ("priority", "workload")
+TOPOLOGY = {"io": "workload"}
 
 
 class Redis:
@@ -100,16 +106,18 @@ class Redis:
 class Stack:
     """One rendered project on one broker, and the bare app beside it, sharing one environment."""
 
-    def __init__(self, broker: str, template: Path, work: Path, redis_port: int, index: int):
+    def __init__(
+        self, broker: str, topology: str, template: Path, work: Path, redis_port: int, index: int
+    ):
         self.broker = broker
-        answers = {"broker": broker, "result_backend": "redis"}
-        self.project = work / f"project-{broker}"
+        answers = {"broker": broker, "result_backend": "redis", "queue_topology": topology}
+        self.project = work / f"project-{broker}-{topology}"
         copier.run_copy(
             str(template), str(self.project), data=answers, defaults=True, quiet=True,
             skip_tasks=True,
         )  # fmt: skip
         shutil.copy(HERE / "bench_tasks.py", self.project)
-        self.bare = work / f"bare-{broker}"
+        self.bare = work / f"bare-{broker}-{topology}"
         self.bare.mkdir()
         for name in ("bench_tasks.py", "bare_app.py", "client.py"):
             shutil.copy(HERE / name, self.bare)
@@ -121,7 +129,7 @@ class Stack:
         self.procfile = procfile(self.project)
         self.results = Redis(redis_port, 2 * index + 1)
         broker_redis = Redis(redis_port, 2 * index)
-        self.name = f"cdc_bench_{broker}_{os.getpid()}"
+        self.name = f"cdc_bench_{broker}_{topology}_{os.getpid()}"
         if broker == "redis":
             broker_redis.flush()
             broker_url = f"redis://127.0.0.1:{redis_port}/{2 * index}"
@@ -173,10 +181,16 @@ class Stack:
             name = "worker-" + spec["name"].replace("_", "-")
             return self.project, self.procfile[name] + " --include bench_tasks", {}
         command = BARE_COMMAND.format(queue=spec["name"], c=spec["concurrency"])
+        # The same pool as the generated worker's; on gevent, the bare app raises kombu's Redis
+        # pool past the concurrency (BENCH_POOL_SLOTS), without which acknowledgements fail.
+        env = {}
+        if spec["pool"] != "prefork":
+            command += f" --pool {spec['pool']}"
+            env = {"BENCH_POOL_SLOTS": str(spec["concurrency"])}
         if variant == "bare-safety":
-            command += " " + BARE_SAFETY_OPTIONS.format(soft=spec["soft"], hard=spec["hard"])
-            return self.bare, command + " --loglevel INFO", {"BENCH_SETTINGS": "safety"}
-        return self.bare, command + " --loglevel INFO", {"BENCH_SETTINGS": "defaults"}
+            command += " " + BARE_SAFETY_OPTIONS.format(**spec)
+            return self.bare, command + " --loglevel INFO", env | {"BENCH_SETTINGS": "safety"}
+        return self.bare, command + " --loglevel INFO", env | {"BENCH_SETTINGS": "defaults"}
 
     def client(self, variant: str, *args: str) -> dict:
         kind = "generated" if variant == "generated" else "bare"
@@ -261,7 +275,8 @@ def medians(runs: list[dict]) -> dict:
     return {key: round(statistics.median(r[key] for r in runs), 3) for key in runs[0]}
 
 
-def bench_broker(stack: Stack, repetitions: int, quick: bool, logs: Path) -> dict:
+def bench_broker(stacks: dict[str, Stack], repetitions: int, quick: bool, logs: Path) -> dict:
+    stack = stacks[TOPOLOGIES[0]]
     measured: dict = {workload: {v: [] for v in VARIANTS} for workload in WORKLOADS}
     measured["latency"] = {v: [] for v in VARIANTS}
     for rep in range(repetitions):
@@ -270,7 +285,8 @@ def bench_broker(stack: Stack, repetitions: int, quick: bool, logs: Path) -> dic
         for workload, (_, _, _, count, quick_count) in WORKLOADS.items():
             for variant in order:
                 log = logs / f"{stack.broker}-{workload}-{variant}-{rep}.log"
-                run = stack.throughput(variant, workload, quick_count if quick else count, log)
+                on = stacks[TOPOLOGY.get(workload, TOPOLOGIES[0])]
+                run = on.throughput(variant, workload, quick_count if quick else count, log)
                 measured[workload][variant].append(run)
                 print(f"{stack.broker} {workload} {variant} #{rep}: {json.dumps(run)}", flush=True)
         for variant in order:
@@ -286,8 +302,10 @@ def bench_broker(stack: Stack, repetitions: int, quick: bool, logs: Path) -> dic
             role, task, args, count, quick_count = WORKLOADS[workload]
             result[workload]["tasks"] = quick_count if quick else count
             result[workload]["task"] = f"{task}({', '.join(map(str, args))})"
-            _, command, _ = stack.worker_command("generated", role)
+            on = stacks[TOPOLOGY.get(workload, TOPOLOGIES[0])]
+            _, command, _ = on.worker_command("generated", role)
             result[workload]["generated_command"] = command
+            result[workload]["queue_topology"] = TOPOLOGY.get(workload, TOPOLOGIES[0])
         else:
             _, command, _ = stack.worker_command("generated", LATENCY_ROLE)
             result[workload]["generated_command"] = command
@@ -410,12 +428,16 @@ def bench_brokers(options, template: Path, work: Path, repetitions: int) -> tupl
     figures = {}
     with redis_server(work / "redis") as redis:
         for index, broker in enumerate(options.brokers.split(",")):
-            stack = Stack(broker, template, work, redis.port, index)
+            stacks = {}
             try:
-                figures[broker] = bench_broker(stack, repetitions, options.quick, logs)
+                for offset, topology in enumerate(TOPOLOGIES):
+                    at = len(TOPOLOGIES) * index + offset
+                    stacks[topology] = Stack(broker, topology, template, work, redis.port, at)
+                figures[broker] = bench_broker(stacks, repetitions, options.quick, logs)
             finally:
-                stack.close()
-    return figures, stack.venv
+                for stack in stacks.values():
+                    stack.close()
+    return figures, stacks[TOPOLOGIES[0]].venv
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ Commands (each returns what it sent, or the results it got):
     scenarios QUEUE         send the diagnostic scenarios to QUEUE: {name: id}
     canvas QUEUE            run a chain, a group, a chord and a failing chord, waiting for
                             their results (needs a result backend)
-    records QUEUE N SECONDS send N core.tasks.record tasks that each work for SECONDS, with keys
-                            record-0 ... record-(N-1)
+    records QUEUE N SECONDS [SOFT_LIMIT PREFIX]
+                            send N core.tasks.record tasks that each work for SECONDS, with keys
+                            record-0 ... record-(N-1) (or PREFIX-0 ...), each with SOFT_LIMIT
+                            seconds as its own soft time limit if given
     manage NAME [ARG ...]   run a management command, as manage.py would
     sql QUERY               the first column of the first row of QUERY's answer, as text
 
@@ -68,8 +70,10 @@ def run(core, command: str, *args: str):
         return sent
     if command == "records":
         queue, count, seconds = args[0], int(args[1]), float(args[2])
-        record = core.tasks.record
-        return [record.apply_async((f"record-{i}", seconds), queue=queue).id for i in range(count)]
+        soft, prefix = (float(args[3]), args[4]) if len(args) > 3 else (None, "record")
+        send = core.tasks.record.apply_async
+        keys = [f"{prefix}-{i}" for i in range(count)]
+        return [send((key, seconds), queue=queue, soft_time_limit=soft).id for key in keys]
     if command == "canvas":
         return canvas(core, *args)
     if command == "manage":

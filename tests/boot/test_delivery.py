@@ -53,13 +53,15 @@ def start_project(
     *,
     result_backend: str = "none",
     postgres: str = POSTGRES_URL,
+    topology: str = "single",
+    worker: str = "worker-default",
     **extra_env: str,
 ):
-    """Render a one-queue project, migrate, start its worker; return the group and database URL.
+    """Render a project, migrate, start the worker named; return the group and database URL.
 
     The database is created afresh on the machine's PostgreSQL, or on the `postgres` server named.
     """
-    combo = Combination(broker, result_backend, "none", "single")
+    combo = Combination(broker, result_backend, "none", topology)
     answers = {**combo.answers(), "use_flower": False, "python_version": "3.13"}
     project = render(answers, boot_dir / "project")
     venv = venv_with(project_requirements(project), answers["python_version"])
@@ -79,12 +81,12 @@ def start_project(
     group = ProcessGroup(project=project, venv=venv, env=env, logs=boot_dir / "logs")
     table = procfile(project)
     group.run("release", table["release"])
-    start_worker(group, table["worker-default"])
+    start_worker(group, table[worker], worker)
     return group, env["DATABASE_URL"]
 
 
-def start_worker(group: ProcessGroup, command: str) -> None:
-    worker = group.start("worker-default", command)
+def start_worker(group: ProcessGroup, command: str, name: str = "worker-default") -> None:
+    worker = group.start(name, command)
     before = worker.log.read_text().count(" ready.")
     wait_until(lambda: worker.log.read_text().count(" ready.") > before, "worker ready", group)
 
@@ -209,3 +211,39 @@ def test_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot
         lost = unrecorded(database)
         # A lost task must be that one: never received by any worker (none received and dropped).
         assert never_received(group, sent, lost) == lost, f"received, yet never recorded: {lost}"
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq", "sqs"])
+def test_gevent_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot_dir):
+    """The workload topology's I/O queue runs on the gevent pool: one process holds every task in
+    flight (no child to requeue them), so kill -9 takes all of them at once."""
+    name = f"cdc_green_{broker}_{RUN}"
+    url = broker_url_for(broker, boot_services, name)
+    worker_name, queue = "worker-communications", "communications"
+    group, database = start_project(
+        broker, url, render, boot_dir, name, topology="workload", worker=worker_name
+    )
+    with group.running(cleanup=lambda: drop_all(name)):
+        worker = group.processes[worker_name]
+        assert "--pool gevent" in worker.command, worker.command
+        output = group.run("send", f"python {DRIVER} records {queue} {TASKS} 0.5")
+        sent = json.loads(output.strip().splitlines()[-1])
+        wait_until(lambda: recorded(database) >= 8, "tasks under way", group)
+        assert not children(worker.popen.pid), "a gevent worker runs its tasks in one process"
+        worker.signal(signal.SIGKILL)
+        worker.popen.wait(timeout=10)
+        start_worker(group, worker.command, worker_name)
+        may_lose = 1 if broker == "redis" else 0  # as above: the one message BRPOP had handed over
+        figures = report(group, database, broker, url, "gevent worker killed", may_lose)
+        assert figures["lost"] <= may_lose
+        lost = unrecorded(database)
+        assert never_received(group, sent, lost) == lost, f"received, yet never recorded: {lost}"
+
+        # Celery's gevent pool enforces only the hard limit; BaseTask raises the soft one, so a
+        # task past it is dead-lettered (as under prefork), not left running until the hard one.
+        group.run("send", f"python {DRIVER} records {queue} 1 5 1 overdue")
+        letter = "SELECT exception FROM core_deadletter WHERE args::text LIKE '%overdue-0%'"
+        wait_until(lambda: sql(database, letter), "the overdue task's dead letter", group, 60)
+        assert sql(database, letter).startswith("SoftTimeLimitExceeded"), sql(database, letter)
+        key = "SELECT count(*) FROM core_idempotencykey WHERE key = 'overdue-0'"
+        assert sql(database, key) == "0", "the overdue task ran on past its soft limit"

@@ -1,13 +1,16 @@
 """The base class of every task (set as the app's task_cls in config/celery.py)."""
 
 import logging
+import sys
 import time
 from typing import Any
 
 from celery.contrib.django.task import DjangoTask
-from celery.exceptions import Reject
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
+
+from config.queues import QUEUES
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,17 @@ class BaseTask(DjangoTask):
     retry_backoff_max = settings.TASK_RETRY_BACKOFF_MAX_SECONDS
     retry_jitter = settings.TASK_RETRY_JITTER
     max_retries = settings.TASK_MAX_RETRIES
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Celery's gevent pool enforces the hard time limit only: raise the soft one here, as
+        # prefork does, so that the task can clean up and is dead-lettered, not killed.
+        soft = soft_time_limit(self) if getattr(settings, "GEVENT_WORKER", False) else None
+        if not soft:
+            return super().__call__(*args, **kwargs)
+        # Loaded (and a dependency) wherever GEVENT_WORKER is true; prefork-only projects lack it.
+        timeout = sys.modules["gevent"].Timeout
+        with timeout(soft, SoftTimeLimitExceeded(f"soft time limit ({soft} s) exceeded")):
+            return super().__call__(*args, **kwargs)
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
         # The request context is per delivery: the start time travels with it to on_success.
@@ -106,6 +120,16 @@ class BaseTask(DjangoTask):
     def _duration(self) -> float | None:
         started_at = getattr(self.request, "started_at", None)
         return None if started_at is None else round(time.monotonic() - started_at, 3)
+
+
+def soft_time_limit(task: BaseTask) -> float | None:
+    """The soft time limit of the running task, as a prefork worker applies it: the message's
+    (apply_async's soft_time_limit, or the task's own), else its queue's (config/queues.py)."""
+    _, soft = task.request.timelimit or (None, None)
+    if soft:
+        return soft
+    queue = (task.request.delivery_info or {}).get("routing_key")
+    return QUEUES.get(queue, {}).get("soft_time_limit")
 
 
 # SQLSTATEs of a server that cannot take the connection: class 08 (connection exceptions) and
