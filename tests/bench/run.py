@@ -68,7 +68,7 @@ BARE_SAFETY_OPTIONS = (
 # name: (role whose queue runs it, task, arguments, count, count with --quick)
 WORKLOADS = {
     "noop": ("default", "bench_tasks.add", [1, 2], 3000, 600),
-    "io": ("io", "bench_tasks.pause", [0.05], 400, 100),
+    "io": ("io", "bench_tasks.pause", [0.05], 2000, 400),
     "cpu": ("heavy", "bench_tasks.spin", [300_000], 300, 30),
 }
 LATENCY_ROLE, LATENCY_SAMPLES, LATENCY_SAMPLES_QUICK = "critical", 200, 40
