@@ -1,11 +1,12 @@
 """Delivery guarantees, measured per broker: nothing is lost when a worker is killed mid-run or
 the broker restarts with tasks queued and in flight.
 
-Each test renders a one-queue project for the broker, starts its worker with the Procfile's line,
-sends N tasks that each work for a moment and then record their key once in the database
-(core.tasks.record), breaks something mid-run, and waits until every key is recorded. A
-redelivered duplicate is absorbed by the idempotency key and logged; duplicates are counted and
-reported (at-least-once delivery allows them), losses fail the test.
+Each test renders a one-queue project for the broker (the gevent test: the workload topology, for
+its gevent queue), starts its worker with the Procfile's line, sends N tasks that each work for a
+moment and then record their key once in the database (core.tasks.record), breaks something
+mid-run, and waits until every key is recorded. A redelivered duplicate is absorbed by the
+idempotency key and logged; duplicates are counted and reported (at-least-once delivery allows
+them), losses fail the test.
 """
 
 import json
