@@ -369,20 +369,33 @@ def computed_section(copier: dict, env: jinja2.Environment, lines: dict, notes: 
         f"with `queues` = `[{', '.join(EXAMPLE_QUEUES)}]`.",
         "",
         *notes["queue_specs"],
-        "| topology | queue | roles | concurrency | prefetch | soft limit (s) | hard limit (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| topology | queue | roles | concurrency | prefetch | soft limit (s) | hard limit (s) "
+        "| pool | brokers |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    brokers = list(copier["broker"]["choices"].values())
     routes_by_topology = {}
     for topology in topologies:
-        context = answers | {"queue_topology": topology, "queues": EXAMPLE_QUEUES}
-        specs = computed(copier, env, "queue_specs", context)
-        default = computed(copier, env, "default_queue", context | {"queue_specs": specs})
-        for q in specs:
-            name = f"**`{q['name']}`**" if q["name"] == default else f"`{q['name']}`"
-            roles = ", ".join(q["roles"]) or "none"
-            limits = f"{q['concurrency']} | {q['prefetch']} | {q['soft']} | {q['hard']}"
-            out.append(f"| `{topology}` | {name} | {roles} | {limits} |")
-        routes_by_topology[topology] = routes(env, context | {"queue_specs": specs}, default)
+        # A row per queue, and per broker where a queue's worker differs by broker: rows are
+        # rendered for each broker and those alike are merged, in the table's queue order.
+        rows: dict[str, tuple[int, list[str]]] = {}
+        for broker in brokers:
+            context = answers | {"queue_topology": topology, "queues": EXAMPLE_QUEUES}
+            context["broker"] = broker
+            specs = computed(copier, env, "queue_specs", context)
+            default = computed(copier, env, "default_queue", context | {"queue_specs": specs})
+            for index, q in enumerate(specs):
+                name = f"**`{q['name']}`**" if q["name"] == default else f"`{q['name']}`"
+                roles = ", ".join(q["roles"]) or "none"
+                limits = f"{q['concurrency']} | {q['prefetch']} | {q['soft']} | {q['hard']}"
+                row = f"| `{topology}` | {name} | {roles} | {limits} | {q['pool']} |"
+                rows.setdefault(row, (index, []))[1].append(broker)
+            if broker == answers["broker"]:
+                with_specs = context | {"queue_specs": specs}
+                routes_by_topology[topology] = routes(env, with_specs, default)
+        for row, (_, on) in sorted(rows.items(), key=lambda item: item[1][0]):
+            which = "all" if on == brokers else ", ".join(f"`{b}`" for b in on)
+            out.append(f"{row} {which} |")
     out += [
         "",
         "### Routes of the example tasks",
