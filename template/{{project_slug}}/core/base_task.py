@@ -5,6 +5,7 @@ import sys
 import time
 from typing import Any
 
+from celery import Task
 from celery.contrib.django.task import DjangoTask
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from django.conf import settings
@@ -44,16 +45,19 @@ class BaseTask(DjangoTask):
     retry_jitter = settings.TASK_RETRY_JITTER
     max_retries = settings.TASK_MAX_RETRIES
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # Celery's gevent pool enforces the hard time limit only: raise the soft one here, as
-        # prefork does, so that the task can clean up and is dead-lettered, not killed.
-        soft = soft_time_limit(self) if getattr(settings, "GEVENT_WORKER", False) else None
-        if not soft:
-            return super().__call__(*args, **kwargs)
-        # Loaded (and a dependency) wherever GEVENT_WORKER is true; prefork-only projects lack it.
-        timeout = sys.modules["gevent"].Timeout
-        with timeout(soft, SoftTimeLimitExceeded(f"soft time limit ({soft} s) exceeded")):
-            return super().__call__(*args, **kwargs)
+    # Celery's gevent pool enforces the hard time limit only: in its workers the soft one is raised
+    # here, as prefork does, so that the task can clean up and is dead-lettered, not killed. Defined
+    # there only: elsewhere Celery keeps calling the task body directly, with no wrapper per task.
+    if getattr(settings, "GEVENT_WORKER", False):
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            soft = soft_time_limit(self)
+            if not soft:
+                return super().__call__(*args, **kwargs)
+            # Loaded (and a dependency) wherever GEVENT_WORKER is true.
+            timeout = sys.modules["gevent"].Timeout
+            with timeout(soft, SoftTimeLimitExceeded(f"soft time limit ({soft} s) exceeded")):
+                return super().__call__(*args, **kwargs)
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
         # The request context is per delivery: the start time travels with it to on_success.
@@ -122,13 +126,13 @@ class BaseTask(DjangoTask):
         return None if started_at is None else round(time.monotonic() - started_at, 3)
 
 
-def soft_time_limit(task: BaseTask) -> float | None:
+def soft_time_limit(task: Task) -> float | None:
     """The soft time limit of the running task, as a prefork worker applies it: the message's
     (apply_async's soft_time_limit, or the task's own), else its queue's (config/queues.py)."""
     _, soft = task.request.timelimit or (None, None)
     if soft:
         return soft
-    queue = (task.request.delivery_info or {}).get("routing_key")
+    queue = (task.request.delivery_info or {}).get("routing_key") or ""
     return QUEUES.get(queue, {}).get("soft_time_limit")
 
 
