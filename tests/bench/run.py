@@ -75,7 +75,7 @@ LATENCY_ROLE, LATENCY_SAMPLES, LATENCY_SAMPLES_QUICK = "critical", 200, 40
 # The queue topology each workload runs on: the default answers' (priority), except the I/O-bound
 # tasks, which run on the workload topology's queue made for them (its gevent worker).
 TOPOLOGIES = ("priority", "workload")
-TOPOLOGY = {"io": "workload"}
+TOPOLOGY = dict.fromkeys(WORKLOADS, TOPOLOGIES[0]) | {"io": "workload"}
 
 
 class Redis:
@@ -285,7 +285,7 @@ def bench_broker(stacks: dict[str, Stack], repetitions: int, quick: bool, logs: 
         for workload, (_, _, _, count, quick_count) in WORKLOADS.items():
             for variant in order:
                 log = logs / f"{stack.broker}-{workload}-{variant}-{rep}.log"
-                on = stacks[TOPOLOGY.get(workload, TOPOLOGIES[0])]
+                on = stacks[TOPOLOGY[workload]]
                 run = on.throughput(variant, workload, quick_count if quick else count, log)
                 measured[workload][variant].append(run)
                 print(f"{stack.broker} {workload} {variant} #{rep}: {json.dumps(run)}", flush=True)
@@ -302,10 +302,9 @@ def bench_broker(stacks: dict[str, Stack], repetitions: int, quick: bool, logs: 
             role, task, args, count, quick_count = WORKLOADS[workload]
             result[workload]["tasks"] = quick_count if quick else count
             result[workload]["task"] = f"{task}({', '.join(map(str, args))})"
-            on = stacks[TOPOLOGY.get(workload, TOPOLOGIES[0])]
-            _, command, _ = on.worker_command("generated", role)
+            _, command, _ = stacks[TOPOLOGY[workload]].worker_command("generated", role)
             result[workload]["generated_command"] = command
-            result[workload]["queue_topology"] = TOPOLOGY.get(workload, TOPOLOGIES[0])
+            result[workload]["queue_topology"] = TOPOLOGY[workload]
         else:
             _, command, _ = stack.worker_command("generated", LATENCY_ROLE)
             result[workload]["generated_command"] = command
