@@ -35,6 +35,7 @@ from .test_boot import RUN
 pytestmark = pytest.mark.boot
 
 TASKS = 60
+GEVENT_SETTINGS = Path(__file__).with_name("gevent_settings.py")
 # Unacknowledged Redis and SQS messages come back after the visibility timeout: short here, so
 # that a killed worker's tasks return within the test (production keeps two hours).
 VISIBILITY_TIMEOUT = 10
@@ -228,6 +229,19 @@ def test_gevent_worker_killed_mid_run_loses_no_task(broker, render, boot_service
     with group.running(cleanup=lambda: drop_all(name)):
         worker = group.processes[worker_name]
         assert "--pool gevent" in worker.command, worker.command
+        # What the gevent worker's settings change, and only there: each task's database
+        # connection closed when it ends, one result backend, kombu's pool past the concurrency.
+        settings = {
+            kind: json.loads(group.run(kind, f"python {GEVENT_SETTINGS} {kind}").splitlines()[-1])
+            for kind in ("patched", "plain")
+        }
+        concurrency = int(worker.command.split("--concurrency ")[1].split()[0])
+        assert settings["patched"]["conn_max_age"] == 0, settings
+        assert settings["patched"]["result_backend_thread_safe"] is True, settings
+        assert settings["patched"]["max_connections"] > concurrency, settings
+        assert settings["plain"] == {
+            "conn_max_age": 60, "result_backend_thread_safe": False, "max_connections": None
+        }, settings  # fmt: skip
         output = group.run("send", f"python {DRIVER} records {queue} {TASKS} 0.5")
         sent = json.loads(output.strip().splitlines()[-1])
         wait_until(lambda: recorded(database) >= 8, "tasks under way", group)
