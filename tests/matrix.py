@@ -72,6 +72,11 @@ class Combination:
         return "-".join(part.replace("-", "_") for part in parts)
 
     @property
+    def triple(self) -> tuple[str, str, str]:
+        """Broker, result backend and Beat scheduler: the axes validated together."""
+        return (self.broker, self.result_backend, self.beat_scheduler)
+
+    @property
     def id(self) -> str:
         return f"{self.runtime_id}-{self.deploy}"
 
