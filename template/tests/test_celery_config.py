@@ -1,12 +1,14 @@
 """The production defaults, read from the configured Celery app."""
 
+import gc
 from pathlib import Path
 
 import pytest
+from celery.signals import worker_init
 from kombu.exceptions import EncodeError
 from kombu.serialization import dumps
 
-from config.celery import app
+from config.celery import app, freeze_what_children_inherit
 from config.queues import DEFAULT_QUEUE, QUEUES, TASK_ROUTES
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -68,3 +70,14 @@ def test_procfile_has_one_worker_per_queue_with_its_settings() -> None:
         assert f"--concurrency {spec['concurrency']} " in workers[name]
         assert f"--prefetch-multiplier {spec['prefetch_multiplier']} " in workers[name]
         assert f"--time-limit {spec['time_limit']} " in workers[name]
+
+
+def test_a_worker_freezes_what_its_pool_children_inherit() -> None:
+    # Connected to worker_init, which a worker sends before its pool forks.
+    assert freeze_what_children_inherit in [receiver() for _, receiver in worker_init.receivers]
+    frozen = gc.get_freeze_count()
+    try:
+        freeze_what_children_inherit()
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
