@@ -1,6 +1,7 @@
 """Run by a rendered project's own Python: Django's checks, then the Celery app's settings as JSON.
 
     python inspect_project.py   # from the project's folder, with the settings' env variables
+    python inspect_project.py --serve   # many projects, one request a line (see `serve`)
 
 For each settings module (test, production) a forked child sets DJANGO_SETTINGS_MODULE and runs
 the checks: `check` and `makemigrations --check` on test settings, `check --deploy` on
@@ -208,5 +209,46 @@ def main() -> None:
     print(json.dumps(reports))
 
 
+def serve() -> None:
+    """Check one project per line of stdin, each in a child forked from this process.
+
+    A request is {"project": DIR, "environ": {...}, "output": FILE}: the child runs `main` in DIR
+    with exactly that environment, its stdout and stderr written to FILE; the answer, a line on
+    stdout, is {"code": EXIT_CODE}. The shared imports happen once for every project checked,
+    where a process per project paid Python's start and those imports (about 0.4 s of CPU) each
+    time. Nothing of a project is imported here: each child imports its own and exits.
+    """
+    for module in SHARED_IMPORTS:
+        __import__(module)
+    for line in sys.stdin:
+        request = json.loads(line)
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(output, 1)
+            os.dup2(output, 2)
+            os.chdir(request["project"])
+            os.environ.clear()
+            os.environ.update(request["environ"])
+            code = 0
+            try:
+                main()
+            except SystemExit as exit_:
+                if exit_.code not in (None, 0):
+                    print(exit_.code, file=sys.stderr)
+                    code = 1
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        print(json.dumps({"code": os.waitstatus_to_exitcode(status)}), flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    serve() if sys.argv[1:] == ["--serve"] else main()

@@ -258,7 +258,45 @@ def check_env(combo: Combination) -> dict[str, str]:
 def run_checks(project: Path, combo: Combination, venv: Path) -> dict:
     run([venv / "bin" / "ruff", "check", "--no-cache", "."], project)
     run([venv / "bin" / "ruff", "format", "--check", "--no-cache", "."], project)
-    # No PYTHONDONTWRITEBYTECODE: the first check in an environment writes its bytecode, the
-    # next ones reuse it (compiling everything at install costs more than it saves).
-    out = run([venv / "bin" / "python", INSPECT], project, check_env(combo))
-    return json.loads(out.strip().splitlines()[-1])
+    output = project.parent / f"{project.name}-checks.log"
+    request = {"project": str(project), "environ": check_env(combo), "output": str(output)}
+    code = _inspector(venv).check(request)
+    log = output.read_text()
+    if code != 0:
+        pytest.fail(f"inspect_project.py failed in {project} (exit {code}):\n{log}")
+    return json.loads(log.strip().splitlines()[-1])
+
+
+class Inspector:
+    """inspect_project.py --serve in one environment: Django and Celery imported once for every
+    project this test process checks in it, each project checked in a child of its own."""
+
+    def __init__(self, venv: Path) -> None:
+        # No PYTHONDONTWRITEBYTECODE: the first check in an environment writes its bytecode, the
+        # next ones reuse it (compiling everything at install costs more than it saves).
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.process = subprocess.Popen(
+            [venv / "bin" / "python", INSPECT, "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+
+    def check(self, request: dict) -> int:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            pytest.fail(f"inspect_project.py --serve exited ({self.process.wait()})")
+        return json.loads(answer)["code"]
+
+
+_inspectors: dict[Path, Inspector] = {}
+
+
+def _inspector(venv: Path) -> Inspector:
+    if venv not in _inspectors or _inspectors[venv].process.poll() is not None:
+        _inspectors[venv] = Inspector(venv)
+    return _inspectors[venv]
