@@ -272,9 +272,10 @@ class Inspector:
     project this test process checks in it, each project checked in a child of its own."""
 
     def __init__(self, venv: Path) -> None:
-        # No PYTHONDONTWRITEBYTECODE: the first check in an environment writes its bytecode, the
+        # As little of this process's environment as a project's check gets (check_env), and no
+        # PYTHONDONTWRITEBYTECODE: the first check in an environment writes its bytecode, the
         # next ones reuse it (compiling everything at install costs more than it saves).
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
         self.process = subprocess.Popen(
             [venv / "bin" / "python", INSPECT, "--serve"],
             stdin=subprocess.PIPE,
