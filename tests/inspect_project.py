@@ -18,6 +18,8 @@ import io
 import json
 import os
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 MODES = ("test", "production")
 # Modules every check imports and that need no settings: imported once, shared by the children.
@@ -173,6 +175,27 @@ def report(mode: str) -> dict:
     return values
 
 
+def exit_child(work: Callable[[], None]) -> NoReturn:
+    """In a forked child: run `work`, then leave with its exit code, the output flushed."""
+    code = 0
+    try:
+        work()
+    except SystemExit as exit_:
+        if isinstance(exit_.code, int):
+            code = exit_.code
+        elif exit_.code is not None:
+            print(exit_.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main() -> None:
     sys.path.insert(0, os.getcwd())
     for module in SHARED_IMPORTS:
@@ -185,20 +208,12 @@ def main() -> None:
         pid = os.fork()
         if pid == 0:
             os.close(read)
-            code = 0
-            try:
+
+            def write_report(mode=mode, write=write) -> None:
                 with os.fdopen(write, "w") as pipe:
                     json.dump(report(mode), pipe, default=str)
-            except SystemExit as exit_:
-                code = exit_.code if isinstance(exit_.code, int) else 1
-            except BaseException:
-                import traceback
 
-                traceback.print_exc()
-                code = 1
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+            exit_child(write_report)
         os.close(write)
         with os.fdopen(read) as pipe:
             data = pipe.read()
@@ -231,21 +246,7 @@ def serve() -> None:
             os.chdir(request["project"])
             os.environ.clear()
             os.environ.update(request["environ"])
-            code = 0
-            try:
-                main()
-            except SystemExit as exit_:
-                if exit_.code not in (None, 0):
-                    print(exit_.code, file=sys.stderr)
-                    code = 1
-            except BaseException:
-                import traceback
-
-                traceback.print_exc()
-                code = 1
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+            exit_child(main)
         _, status = os.waitpid(pid, 0)
         print(json.dumps({"code": os.waitstatus_to_exitcode(status)}), flush=True)
 
