@@ -239,11 +239,14 @@ def run(command: list, project: Path, env: dict | None = None) -> str:
     return result.stdout
 
 
+def process_env() -> dict[str, str]:
+    """What a check's process needs of this one's environment: where programs are, a home."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+
+
 def check_env(combo: Combination) -> dict[str, str]:
     """The environment the checks run with: the variables the settings require, nothing else."""
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
+    return process_env() | {
         "DJANGO_SECRET_KEY": "k" + hashlib.sha256(b"render-check").hexdigest(),
         "DJANGO_ALLOWED_HOSTS": "example.com",
         "DATABASE_URL": "postgres://127.0.0.1:5432/cdc_render_check",
@@ -272,15 +275,14 @@ class Inspector:
     project this test process checks in it, each project checked in a child of its own."""
 
     def __init__(self, venv: Path) -> None:
-        # As little of this process's environment as a project's check gets (check_env), and no
+        # As little of this process's environment as a project's check gets, and no
         # PYTHONDONTWRITEBYTECODE: the first check in an environment writes its bytecode, the
         # next ones reuse it (compiling everything at install costs more than it saves).
-        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
         self.process = subprocess.Popen(
             [venv / "bin" / "python", INSPECT, "--serve"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=env,
+            env=process_env(),
             text=True,
         )
 
