@@ -68,7 +68,7 @@ def venv_with(requirements: list[str], python_version: str) -> Path:
         subprocess.run([*install, *requirements], check=True, env=env)
         # No compileall: each process writes the bytecode of what it imports (the suite leaves
         # bytecode writing on, see noxfile.py), so an environment's first boot compiles what runs
-        # (1 to 3 CPU-seconds), where compiling every module cost 4 s and, with the SQS emulator's
+        # (2 to 3.5 CPU-seconds), where compiling every module cost 4 s and, with the SQS emulator's
         # dependencies (sympy, moto, networkx: never imported by a boot), 14 s.
         (venv / ".complete").write_text("\n".join(requirements) + "\n")
     return venv
