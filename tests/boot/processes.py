@@ -110,14 +110,21 @@ class ProcessGroup:
         `without` names variables of the group's environment to leave out; `env` adds some.
         """
         environment = {k: v for k, v in self.environment().items() if k not in without} | env
-        result = subprocess.run(
-            shlex.split(command),
-            cwd=self.project,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        try:
+            result = subprocess.run(
+                shlex.split(command),
+                cwd=self.project,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as expired:
+            # What it printed before it was killed says where it hung.
+            output = "\n".join(decoded(part) for part in (expired.stdout, expired.stderr))
+            (self.logs / f"{name}.log").write_text(output)
+            message = f"{name} ({command}) still running after {timeout} s:\n{output}"
+            raise AssertionError(message) from None
         (self.logs / f"{name}.log").write_text(result.stdout + result.stderr)
         if result.returncode != 0:
             raise AssertionError(f"{name} ({command}) failed:\n{result.stdout}\n{result.stderr}")
@@ -211,6 +218,11 @@ class ProcessGroup:
             text = log.read_text(errors="replace")
             parts.append(f"----- {log.name} (last 4000 chars) -----\n{text[-4000:]}")
         return "\n".join(parts)
+
+
+def decoded(output: str | bytes | None) -> str:
+    """A killed command's output as TimeoutExpired holds it (bytes, even with text=True)."""
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
 
 
 def tree_cpu(process: psutil.Process) -> float:

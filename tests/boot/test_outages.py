@@ -31,7 +31,15 @@ from .services import (
     redis_server,
 )
 from .test_boot import RUN
-from .test_delivery import TASKS, logs, recorded, report, start_project
+from .test_delivery import (
+    TASKS,
+    logs,
+    never_received,
+    recorded,
+    report,
+    start_project,
+    unrecorded,
+)
 
 pytestmark = pytest.mark.boot
 
@@ -80,13 +88,22 @@ def test_broker_outage_loses_no_task(own_broker, render, boot_dir) -> None:
     name = f"cdc_restart_{broker}_{RUN}"
     group, database = start_project(broker, url, render, boot_dir, name)
     with group.running(cleanup=lambda: drop_all(name)):
-        group.run("send", f"python {DRIVER} records default {TASKS} 0.3")
+        output = group.run("send", f"python {DRIVER} records default {TASKS} 0.3")
+        sent = json.loads(output.strip().splitlines()[-1])
         wait_until(lambda: recorded(database) >= 8, "tasks under way", group)
         server.stop()
         time.sleep(OUTAGE_SECONDS)
         server.start()
-        figures = report(group, database, broker, url, f"broker down {OUTAGE_SECONDS} s")
-        assert figures["lost"] == 0
+        # As when a worker is killed (test_delivery.py): Redis may stop between handing a message
+        # to the worker (BRPOP) and kombu recording it as unacknowledged (a second command, which
+        # fails), and that one message is lost. Seen in one CI run: record-32, in neither the
+        # queue's list nor the unacked hash.
+        may_lose = 1 if broker == "redis" else 0
+        what = f"broker down {OUTAGE_SECONDS} s"
+        figures = report(group, database, broker, url, what, may_lose)
+        assert figures["lost"] <= may_lose
+        lost = unrecorded(database)
+        assert never_received(group, sent, lost) == lost, f"received, yet never recorded: {lost}"
 
 
 @pytest.fixture
