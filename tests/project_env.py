@@ -72,3 +72,20 @@ def venv_with(requirements: list[str], python_version: str) -> Path:
         # dependencies (sympy, moto, networkx: never imported by a boot), 14 s.
         (venv / ".complete").write_text("\n".join(requirements) + "\n")
     return venv
+
+
+def offline_env() -> dict[str, str]:
+    """This process's environment plus what a project's settings require to import, pointing at
+    no running service: real-length secrets, a database and a result backend never connected
+    to, Celery's in-memory broker."""
+    secrets = {
+        name: hashlib.sha256(name.encode()).hexdigest()
+        for name in ("DJANGO_SECRET_KEY", "PAYMENTS_WEBHOOK_SECRET")
+    }
+    return {
+        **os.environ,
+        **secrets,
+        "DATABASE_URL": "postgres://127.0.0.1/x",
+        "CELERY_BROKER_URL": "memory://",
+        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/14",
+    }
