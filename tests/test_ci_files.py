@@ -73,9 +73,25 @@ def test_ci_syncs_the_lock_and_runs_lint_types_migrations_and_tests(rendered, ci
         answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
         uses_redis = "redis" in (answers["broker"], answers["result_backend"])
         services = str(config)
-        assert ("redis:7" in services) == uses_redis
+        assert ("'redis:" in services) == uses_redis
         assert ("rabbitmq:" in services) == (answers["broker"] == "rabbitmq")
         assert ("moto_server" in services) == (answers["broker"] == "sqs")
+
+
+@pytest.mark.parametrize("ci", CI_FILES)
+def test_ci_tests_against_the_server_images_compose_runs(rendered, ci) -> None:
+    """The CI services are the PostgreSQL, Redis and RabbitMQ that Compose runs, same tags."""
+    for project in rendered[ci]:
+        compose = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+        servers = {"postgres", "redis", "rabbitmq"}
+        expected = sorted(service["image"] for name, service in compose.items() if name in servers)
+        config = yaml.safe_load((project / CI_FILES[ci]).read_text())
+        if ci == "github":
+            declared = config["jobs"]["test"]["services"].values()
+            images = sorted(service["image"] for service in declared)
+        else:
+            images = sorted(service["name"] for service in config["test"]["services"])
+        assert images == expected, project
 
 
 def test_pre_commit_config_is_valid_and_refuses_rej_files(rendered) -> None:

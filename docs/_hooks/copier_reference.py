@@ -313,9 +313,11 @@ def project_outline(root: Path, copier: dict, env: jinja2.Environment, answers: 
     """The files, process names and dependency names of a project with these answers."""
     answers = default_answers(copier, env, answers)
     answers["queues"] = EXAMPLE_QUEUES
-    answers["queue_specs"] = computed(copier, env, "queue_specs", answers)
-    answers["default_queue"] = computed(copier, env, "default_queue", answers)
-    processes = computed(copier, env, "processes", answers)
+    # Every computed value, in copier.yml's order (a later one may read an earlier one).
+    for name, spec in copier.items():
+        if is_computed(name, spec):
+            answers[name] = computed(copier, env, name, answers)
+    processes = answers["processes"]
     pyproject = tomllib.loads(env.get_template("template/pyproject.toml.jinja").render(answers))
     requirements = pyproject["project"]["dependencies"] + pyproject["dependency-groups"]["dev"]
     return {
@@ -521,7 +523,14 @@ def default_answers(copier: dict, env: jinja2.Environment, given: dict | None = 
 def computed(copier: dict, env: jinja2.Environment, name: str, context: dict):
     spec = copier[name]
     rendered = env.from_string(spec["default"]).render(context)
+    if spec.get("type") == "bool":  # as Copier casts it: the text "False" is false
+        return rendered.strip().lower() in {"y", "yes", "t", "true", "on", "1"}
     return yaml.safe_load(rendered) if spec.get("type") == "yaml" else rendered
+
+
+def is_computed(name: str, spec) -> bool:
+    """A value derived at each render (`when: false`), never asked, never stored."""
+    return not name.startswith("_") and isinstance(spec, dict) and spec.get("when") is False
 
 
 def routes(env: jinja2.Environment, context: dict, default: str) -> list[tuple]:
