@@ -2,7 +2,7 @@
 
 from django.db import models
 
-# Column lengths the webhook checks before it stores anything (payments/services.py).
+# Column lengths the webhook checks before it stores anything (payments/webhooks.py).
 EXTERNAL_ID_MAX_LENGTH = 255
 EMAIL_MAX_LENGTH = 254
 

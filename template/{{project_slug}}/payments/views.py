@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from . import signatures
 from .payloads import InvalidPayload, payload_parse
-from .services import InvalidPaymentEvent, webhook_event_receive
+from .webhooks import InvalidPaymentEvent, webhook_event_receive
 
 
 # A provider cannot send a CSRF token; the HMAC signature authenticates it instead.
