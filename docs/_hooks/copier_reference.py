@@ -522,10 +522,13 @@ def default_answers(copier: dict, env: jinja2.Environment, given: dict | None = 
 
 def computed(copier: dict, env: jinja2.Environment, name: str, context: dict):
     spec = copier[name]
-    rendered = env.from_string(spec["default"]).render(context)
-    if spec.get("type") == "bool":  # as Copier casts it: the text "False" is false
+    rendered = env.from_string(str(spec["default"])).render(context)
+    kind = spec.get("type")
+    if kind == "bool":  # as Copier casts it: the text "False" is false
         return rendered.strip().lower() in {"y", "yes", "t", "true", "on", "1"}
-    return yaml.safe_load(rendered) if spec.get("type") == "yaml" else rendered
+    if kind == "int":
+        return int(rendered)
+    return yaml.safe_load(rendered) if kind == "yaml" else rendered
 
 
 def is_computed(name: str, spec) -> bool:
