@@ -169,6 +169,26 @@ def report(
     return figures
 
 
+def report_at_most_the_handed_over_lost(
+    group: ProcessGroup, database: str, broker: str, broker_url: str, what: str, sent: list[str]
+) -> dict:
+    """report(), after a worker was killed or the broker stopped: nothing may be lost but, on
+    Redis, the one message the broker was handing over.
+
+    kombu's Redis transport takes a message off the list (BRPOP) before it records it as
+    unacknowledged (a second command): a worker killed, or a Redis stopped, between the two loses
+    that message. RabbitMQ and SQS keep a message until it is acknowledged. A lost task must be
+    that one: never received by any worker (none received and dropped). `sent` holds the task
+    ids of record-0 to record-N, in order.
+    """
+    may_lose = 1 if broker == "redis" else 0
+    figures = report(group, database, broker, broker_url, what, may_lose)
+    assert figures["lost"] <= may_lose
+    lost = unrecorded(database)
+    assert never_received(group, sent, lost) == lost, f"received, yet never recorded: {lost}"
+    return figures
+
+
 def never_received(group: ProcessGroup, sent: list[str], lost: list[int]) -> list[int]:
     """Which of the lost record-N tasks (task ids in `sent`) no worker ever logged as received."""
     text = logs(group)
@@ -204,15 +224,7 @@ def test_worker_killed_mid_run_loses_no_task(broker, render, boot_services, boot
         worker.signal(signal.SIGKILL)
         worker.popen.wait(timeout=10)
         start_worker(group, worker.command)
-        # kombu's Redis transport takes a message off the list (BRPOP) before it records it as
-        # unacknowledged: a worker killed between the two loses the one message Redis had just
-        # handed it. RabbitMQ and SQS keep a message until it is acknowledged.
-        may_lose = 1 if broker == "redis" else 0
-        figures = report(group, database, broker, url, "worker killed", may_lose)
-        assert figures["lost"] <= may_lose
-        lost = unrecorded(database)
-        # A lost task must be that one: never received by any worker (none received and dropped).
-        assert never_received(group, sent, lost) == lost, f"received, yet never recorded: {lost}"
+        report_at_most_the_handed_over_lost(group, database, broker, url, "worker killed", sent)
 
 
 # The workload topology's I/O queue runs on gevent with a Redis broker only (copier.yml).
@@ -249,11 +261,8 @@ def test_gevent_worker_killed_mid_run_loses_no_task(broker, render, boot_service
         worker.signal(signal.SIGKILL)
         worker.popen.wait(timeout=10)
         start_worker(group, worker.command, worker_name)
-        may_lose = 1 if broker == "redis" else 0  # as above: the one message BRPOP had handed over
-        figures = report(group, database, broker, url, "gevent worker killed", may_lose)
-        assert figures["lost"] <= may_lose
-        lost = unrecorded(database)
-        assert never_received(group, sent, lost) == lost, f"received, yet never recorded: {lost}"
+        what = "gevent worker killed"
+        report_at_most_the_handed_over_lost(group, database, broker, url, what, sent)
 
         # Celery's gevent pool enforces only the hard limit; BaseTask raises the soft one, so a
         # task past it is dead-lettered (as under prefork), not left running until the hard one.
