@@ -1,7 +1,8 @@
 """Writes of the payments domain: tasks call these, never the ORM directly.
 
-Imports run one way: views -> webhooks -> tasks -> services -> models. Nothing here imports
-tasks: a service that must start a task belongs in webhooks.py (or another caller of tasks).
+Imports run one way: views -> webhooks -> tasks -> services -> selectors -> models. Nothing
+here imports tasks: a service that must start a task belongs in webhooks.py (or another caller
+of tasks).
 """
 
 from django.core.mail import send_mail

@@ -1,7 +1,7 @@
 """The payment webhook's work once its signature and JSON are checked: validate the payment,
 store the event once, start the payment pipeline after commit.
 
-Imports run one way: views -> webhooks -> tasks -> services -> models.
+Imports run one way: views -> webhooks -> tasks -> services -> selectors -> models.
 """
 
 import re
