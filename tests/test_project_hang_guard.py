@@ -26,16 +26,23 @@ def test_a_hung_project_test_fails_with_its_stack(render, tmp_path) -> None:
     )
     (project / "tests" / "test_hangs.py").write_text(HANGING_TEST)
     venv = venv_with(project_requirements(project), "3.13")
-    # The project's own pytest settings, but for the length of the timeout (120 s there).
-    command = [venv / "bin" / "python", "-m", "pytest", "-p", "no:cacheprovider", "-o", "timeout=2"]
-    result = subprocess.run(
-        [*command, "tests/test_hangs.py"],
-        cwd=project,
-        env=offline_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,  # were the guard missing, this would end the test instead
-    )
+    pytest = [venv / "bin" / "python", "-m", "pytest", "-p", "no:cacheprovider"]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*pytest, *args, "tests/test_hangs.py"],
+            cwd=project,
+            env=offline_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,  # were the guard missing, this would end the test instead
+        )
+
+    # What the project's pyproject.toml sets, as pytest-timeout reads it.
+    settings = run("--collect-only").stdout
+    assert "timeout: 120.0s" in settings and "timeout method: thread" in settings, settings
+    # Those settings, but for the length of the timeout.
+    result = run("-o", "timeout=2")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "Timeout" in output, output
