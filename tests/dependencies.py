@@ -29,6 +29,7 @@ PROVIDERS = {
     "pytest": ("pytest", None),
     "hypothesis": ("hypothesis", None),
     "psycopg": ("psycopg", None),
+    "pythonjsonlogger": ("python-json-logger", None),
 }
 # A dotted path in a string (INSTALLED_APPS, MIDDLEWARE, schedulers, storages).
 DOTTED = re.compile(r"^([a-z_]+)(\.[A-Za-z_]+)+(:[A-Za-z_]+)?$")

@@ -1,16 +1,15 @@
-"""JSON log lines that carry the request id and, inside a task, the task's id and name."""
+"""Log filters: every line carries the request id and, inside a task, the task's id and name.
 
-import json
+The JSON formatter is python-json-logger's (settings LOGGING): it writes these fields and every
+field a call passes with `extra={...}`.
+"""
+
 import logging
-from datetime import UTC, datetime
 
 from celery import current_task
 from celery.app.trace import LOG_SUCCESS
 
 from .request_id import request_id_var
-
-# Extra fields that code passes with `extra={...}` and that belong in the JSON line.
-_EXTRA_FIELDS = ("attempt", "duration_s", "queue")
 
 
 class ContextFilter(logging.Filter):
@@ -34,20 +33,3 @@ class DropCelerySuccessLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.msg is not LOG_SUCCESS
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None),
-            "task_id": getattr(record, "task_id", None),
-            "task_name": getattr(record, "task_name", None),
-        }
-        line.update({key: getattr(record, key) for key in _EXTRA_FIELDS if hasattr(record, key)})
-        if record.exc_info:
-            line["exc_info"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
