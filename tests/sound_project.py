@@ -35,8 +35,24 @@ QUEUE_ROW = re.compile(r"^\| `(?P<queue>\w+)` \| `worker-(?P=queue)` \| (?P<rout
 # A line of the comment above TASK_ROUTES: "#   <queue>: <what goes there>".
 ROUTE_COMMENT = re.compile(r"^#   (?P<queue>\w+): (?P<what>.*)$", re.M)
 EXAMPLE_TASK = re.compile(r"\bpayments\.tasks\.\w+")
-# A variable read by the settings (django-environ) or by Flower's config.
-ENV_READ = re.compile(r'(?:env(?:\.\w+)?|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"')
+# A variable read by the project's Python (django-environ, os.environ).
+ENV_READ = re.compile(
+    r'(?:env(?:\.\w+)?\(|os\.environ\.get\(|os\.environ\[)\s*"([A-Z][A-Z0-9_]+)"(?!\] =)'
+)
+# A variable that a Procfile line or the local compose file expands from .env ($PORT,
+# ${POSTGRES_PASSWORD}); compose's $$ passes a $ on to the container's shell.
+SHELL_READ = re.compile(r"(?<!\$)\$\{?([A-Z][A-Z0-9_]+)")
+# Variables that libraries read themselves, and the condition under which the project uses them.
+LIBRARY_READ = {
+    "WEB_CONCURRENCY": lambda answers: True,  # gunicorn's default worker count
+    # Django's createsuperuser --noinput, which `manage.py dev` runs.
+    "DJANGO_SUPERUSER_USERNAME": lambda answers: True,
+    "DJANGO_SUPERUSER_PASSWORD": lambda answers: True,
+    "DJANGO_SUPERUSER_EMAIL": lambda answers: True,
+    # boto3's credentials, read by kombu's SQS transport.
+    "AWS_ACCESS_KEY_ID": lambda answers: answers["broker"] == "sqs",
+    "AWS_SECRET_ACCESS_KEY": lambda answers: answers["broker"] == "sqs",
+}
 
 _checked: dict[str, dict] = {}
 
@@ -123,12 +139,16 @@ def assert_only_chosen_files(project: Path, combo: Combination) -> None:
     example = (project / ".env.example").read_text()
     secret = re.search(r"^DJANGO_SECRET_KEY=(\w+)$", env, re.M).group(1)
     assert len(secret) >= 50 and len(set(secret)) > 5 and secret not in example
-    # Every variable the project reads is documented in .env.example.
-    read = set()
-    for path in [*project.glob("config/**/*.py")]:
-        read |= set(ENV_READ.findall(path.read_text()))
+    # .env.example documents every variable the project reads, and only those.
+    read = {name for name, used in LIBRARY_READ.items() if used(answers)}
+    for path in project.rglob("*.py"):
+        if "tests" not in path.relative_to(project).parts:
+            read |= set(ENV_READ.findall(path.read_text()))
+    for path in [*project.glob("Procfile*"), *project.glob("compose.yaml")]:
+        read |= set(SHELL_READ.findall(path.read_text()))
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, re.M))
-    assert read and read <= documented, read - documented
+    assert read <= documented, f"read but not in .env.example: {sorted(read - documented)}"
+    assert documented <= read, f"in .env.example but never read: {sorted(documented - read)}"
 
 
 # --- process table ---------------------------------------------------------------------------
