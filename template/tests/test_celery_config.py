@@ -56,22 +56,6 @@ def test_every_route_points_to_a_declared_queue() -> None:
     assert app.conf.task_create_missing_queues is False
 
 
-def test_procfile_has_one_worker_per_queue_with_its_settings() -> None:
-    lines = (PROJECT / "Procfile").read_text().splitlines()
-    # A worker's process name is its queue's with dashes for underscores (a Kubernetes name).
-    workers = {
-        command.split("--queues ")[1].split()[0]: command
-        for name, _, command in (line.partition(": ") for line in lines)
-        if name.startswith("worker-")
-    }
-    assert set(workers) == set(QUEUES)
-    for name, spec in QUEUES.items():
-        assert f"--queues {name} " in workers[name]
-        assert f"--concurrency {spec['concurrency']} " in workers[name]
-        assert f"--prefetch-multiplier {spec['prefetch_multiplier']} " in workers[name]
-        assert f"--time-limit {spec['time_limit']} " in workers[name]
-
-
 def test_a_worker_freezes_what_its_pool_children_inherit() -> None:
     # Connected to worker_init, which a worker sends before its pool forks.
     assert freeze_what_children_inherit in [receiver() for _, receiver in worker_init.receivers]
