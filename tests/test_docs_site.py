@@ -202,12 +202,13 @@ def test_a_change_to_copier_yml_changes_the_reference(tmp_path: Path) -> None:
     copier["result_backend"]["validator"] = copier["result_backend"]["validator"].replace(
         "needs broker=rabbitmq", "needs RabbitMQ (changed)"
     )
-    copier["queue_specs"]["default"] = (
-        copier["queue_specs"]["default"]
+    shutil.copytree(REPO / "template", tmp_path / "template")
+    table = tmp_path / "template" / "_partials" / "queue_table.yml"
+    table.write_text(
+        table.read_text()
         .replace("concurrency: 8, prefetch: 4", "concurrency: 16, prefetch: 4")
         .replace("{name: bulk, roles: [heavy]", "{name: batch, roles: [heavy]")
     )
-    shutil.copytree(REPO / "template", tmp_path / "template")
     (tmp_path / "copier.yml").write_text(yaml.safe_dump(copier, sort_keys=False))
     page = reference.render_page(tmp_path)
     assert "Which broker carries the tasks (changed)" in page
@@ -237,10 +238,12 @@ def test_the_choices_table_follows_copier_yml(tmp_path: Path) -> None:
     copier = yaml.safe_load((REPO / "copier.yml").read_text())
     copier["broker"]["choices"]["NATS"] = "nats"
     copier["result_backend"]["default"] = "{{ 'rpc' if broker == 'rabbitmq' else 'django-db' }}"
-    copier["queue_specs"]["default"] = copier["queue_specs"]["default"].replace(
-        "{name: bulk, roles: [heavy]", "{name: batch, roles: [heavy]"
-    )
     (tmp_path / "copier.yml").write_text(yaml.safe_dump(copier, sort_keys=False))
+    shutil.copytree(REPO / "template" / "_partials", tmp_path / "template" / "_partials")
+    table = tmp_path / "template" / "_partials" / "queue_table.yml"
+    table.write_text(
+        table.read_text().replace("{name: bulk, roles: [heavy]", "{name: batch, roles: [heavy]")
+    )
     table = "\n".join(reference.choices_table(tmp_path))
     assert "| `broker` | `redis`, `rabbitmq`, `sqs`, `nats` | `redis` |" in table
     assert "`rpc` with `broker` `rabbitmq`, `django-db` otherwise |" in table

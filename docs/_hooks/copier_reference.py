@@ -26,6 +26,7 @@ from mkdocs.structure.files import File, Files
 
 PAGE = "reference.md"
 ROUTES = "template/_partials/routes.jinja"
+QUEUE_TABLE = "template/_partials/queue_table.yml"
 # Queue names to show the `custom` topology with (the `queues` help text's own example).
 EXAMPLE_QUEUES = ["default", "reports"]
 TYPE_NAMES = {"str": "text", "bool": "yes/no", "yaml": "YAML", "int": "integer", "float": "number"}
@@ -51,6 +52,9 @@ def render_page(root: Path) -> str:
     copier, env = load(root)
     lines = line_numbers(text)
     notes = {name: comment_above(text, line) for name, line in lines.items()}
+    # The queue table's columns are explained where the table is: above its first row.
+    table = (root / QUEUE_TABLE).read_text(encoding="utf-8")
+    notes["queue_specs"] = comment_above(table, min(line_numbers(table).values()), QUEUE_TABLE)
     questions = {k: v for k, v in copier.items() if is_question(k, v)}
     out = [
         "# Question reference",
@@ -77,8 +81,10 @@ def load(root: Path) -> tuple[dict, jinja2.Environment]:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined, **copier["_envops"]
     )
-    # Copier's one filter the template uses (from jinja2-ansible-filters): Python's re.sub.
+    # Copier's filters the computed values use (from jinja2-ansible-filters): Python's re.sub,
+    # and YAML parsing (the queue table is a YAML partial).
     env.filters["regex_replace"] = regex_replace
+    env.filters["from_yaml"] = yaml.safe_load
     return copier, env
 
 
@@ -366,7 +372,8 @@ def computed_section(copier: dict, env: jinja2.Environment, lines: dict, notes: 
         "### Queues per topology",
         "",
         f"`queue_specs` ([`copier.yml`, line {lines['queue_specs']}](../copier.yml#L"
-        f"{lines['queue_specs']})), for each `queue_topology`; the default queue",
+        f"{lines['queue_specs']})), picked from [`queue_table.yml`](../{QUEUE_TABLE}) for",
+        "each `queue_topology`; the default queue",
         "(`default_queue`, the queue of every task without a route) is in bold. `custom` is shown",
         f"with `queues` = `[{', '.join(EXAMPLE_QUEUES)}]`.",
         "",
@@ -548,9 +555,10 @@ def is_question(name: str, spec) -> bool:
     return not name.startswith("_") and spec.get("when") is not False
 
 
-def comment_above(text: str, line: int) -> list[str]:
-    """The comment right above a key of copier.yml, as Markdown: its paragraph, then one item
-    per `field: explanation` line (a line indented further continues the one before)."""
+def comment_above(text: str, line: int, source: str = "copier.yml") -> list[str]:
+    """The comment right above a key of copier.yml (or of `source`), as Markdown: its paragraph,
+    then one item per `field: explanation` line (a line indented further continues the one
+    before)."""
     above: list[str] = []
     for raw in reversed(text.splitlines()[: line - 1]):
         if not raw.startswith("#") or raw.startswith("# ==="):
@@ -566,7 +574,7 @@ def comment_above(text: str, line: int) -> list[str]:
         else:
             blocks.append(f"- {comment}" if item and blocks else comment)
     paragraph, *items = blocks
-    return ["From the comment in `copier.yml`:", "", _escape(paragraph), ""] + (
+    return [f"From the comment in `{source}`:", "", _escape(paragraph), ""] + (
         [f"- {_escape(i[2:])}" for i in items] + [""] if items else []
     )
 
