@@ -11,8 +11,8 @@ import copier._main as copier_main
 import jinja2
 import pytest
 
-from project_env import project_requirements
-from releases import GIT_IDENTITY, tagged_clone, working_tree_copy
+from support.project_env import project_requirements
+from support.releases import GIT_IDENTITY, tagged_clone, working_tree_copy
 
 # Copier commits in its own temporary repositories during an update: give git an identity where
 # the machine has none.

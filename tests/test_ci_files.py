@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from releases import REPO
+from support.brokers import BROKERS
+from support.ci_files import CI_FILES, TEMPLATE_UPDATE_WORKFLOW, check_update_commands
+from support.releases import REPO
 
 VARIANTS = [
     {"broker": "redis", "result_backend": "redis", "python_version": "3.12"},
@@ -22,8 +24,6 @@ VARIANTS = [
     {"broker": "rabbitmq", "result_backend": "redis", "beat_scheduler": "redbeat"},
     {"broker": "sqs", "result_backend": "none", "django_version": "6.0"},
 ]
-CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
-TEMPLATE_UPDATE_WORKFLOW = ".github/workflows/template-update.yml"
 SCHEMAS = {"github": "vendor.github-workflows", "gitlab": "vendor.gitlab-ci"}
 
 
@@ -71,11 +71,13 @@ def test_ci_syncs_the_lock_and_runs_lint_types_migrations_and_tests(rendered, ci
         assert syncs and all(s.split()[2:] == ["--locked"] for s in syncs), syncs
         config = yaml.safe_load(text)
         answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-        uses_redis = "redis" in (answers["broker"], answers["result_backend"])
+        # The broker's server, and Redis where it keeps the results.
+        expected = {BROKERS[answers["broker"]].ci_service}
+        if answers["result_backend"] == "redis":
+            expected.add(BROKERS["redis"].ci_service)
         services = str(config)
-        assert ("'redis:" in services) == uses_redis
-        assert ("rabbitmq:" in services) == (answers["broker"] == "rabbitmq")
-        assert ("moto_server" in services) == (answers["broker"] == "sqs")
+        for service in {broker.ci_service for broker in BROKERS.values()}:
+            assert (service in services) == (service in expected), (ci, service)
 
 
 @pytest.mark.parametrize("ci", CI_FILES)
@@ -108,15 +110,6 @@ def test_pre_commit_config_is_valid_and_refuses_rej_files(rendered) -> None:
     refuse = hooks["no-rej-files"]
     assert refuse["language"] == "fail" and re.search(refuse["files"], "app/models.py.rej")
     assert not re.search(refuse["files"], "app/models.py")
-
-
-def check_update_commands(project: Path) -> list[str]:
-    """The commands of the scheduled template-update check, from whichever CI file exists."""
-    github = project / TEMPLATE_UPDATE_WORKFLOW
-    if github.exists():
-        steps = yaml.safe_load(github.read_text())["jobs"]["check-update"]["steps"]
-        return [step["run"] for step in steps if "run" in step]
-    return yaml.safe_load((project / CI_FILES["gitlab"]).read_text())["template-update"]["script"]
 
 
 def test_template_update_check_is_scheduled_and_pinned(rendered) -> None:

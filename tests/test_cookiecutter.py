@@ -1,7 +1,8 @@
 """The Cookiecutter entry gives the same project as `copier copy` for the same answers.
 
-cookiecutter.json mirrors copier.yml (tests/cookiecutter_entry.py derives it); its post-generation
-hook hands the answers to Copier. Both sides render from the tagged clone of this repository.
+cookiecutter.json mirrors copier.yml (tests/support/cookiecutter_entry.py derives it); its
+post-generation hook hands the answers to Copier. Both sides render from the tagged clone of
+this repository.
 """
 
 import json
@@ -12,10 +13,10 @@ import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
-from cookiecutter_entry import expected
-from matrix import CUSTOM_QUEUES
-from project_tree import assert_same_tree_as, tree
-from releases import REPO
+from support.cookiecutter_entry import expected
+from support.matrix import CUSTOM_QUEUES
+from support.project_tree import assert_same_tree_as, tree
+from support.releases import REPO
 
 pytestmark = pytest.mark.matrix
 
@@ -55,7 +56,7 @@ def run_cookiecutter(template: Path, answers: dict, out: Path) -> Path:
 def test_cookiecutter_json_mirrors_copier_yml() -> None:
     written = json.loads((REPO / "cookiecutter.json").read_text())
     assert written == expected(), (
-        "regenerate: python tests/cookiecutter_entry.py > cookiecutter.json"
+        "regenerate: python tests/support/cookiecutter_entry.py > cookiecutter.json"
     )
 
 

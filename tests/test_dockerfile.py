@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 from docker.utils.build import exclude_paths
 
-import readme_blocks
-from boot.processes import procfile as read_procfile
-from compose import SECRET_NAME
-from dockerfile import Instruction, stages
-from locking import run_lock_hook
-from matrix import Combination
-from project_env import find_python
-from releases import git
+from support import readme_blocks
+from support.boot.processes import procfile as read_procfile
+from support.compose import SECRET_NAME
+from support.dockerfile import Instruction, stages
+from support.locking import run_lock_hook
+from support.matrix import Combination
+from support.project_env import find_python
+from support.releases import git
 
 # Each broker once; with and without a Redis result backend (which adds a required variable);
 # both deploy targets, so that the Kubernetes overlay's secrets file exists too.
@@ -171,7 +171,7 @@ def container_engine() -> str | None:
     return None
 
 
-@pytest.mark.parametrize("combo", [pytest.param(c, id=c.runtime_id) for c in COMBINATIONS])
+@pytest.mark.parametrize("combo", [pytest.param(c, id=c.label) for c in COMBINATIONS])
 def test_image_builds_from_its_context_and_runs_every_process(combo, render, tmp_path) -> None:
     answers = combo.answers()
     project = render(answers, tmp_path / "project")

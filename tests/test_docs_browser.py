@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from releases import REPO
-from test_docs_site import build, warnings
+from support.docs_site import build, warnings
+from support.releases import REPO
 
 # Where the screenshot goes: this folder when set (CI sets it, see .ci/run), else pytest's basetemp.
 ARTEFACTS = "CDC_ARTEFACTS_DIR"

@@ -10,14 +10,10 @@ at each build.
 import base64
 import hashlib
 import html
-import importlib.util
 import io
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -25,37 +21,10 @@ import material
 import pytest
 import yaml
 
-from boot.processes import procfile
-from project_env import project_requirements
-from releases import REPO
-
-HOOKS = REPO / "docs" / "_hooks"
-# A line of mkdocs.yml (not the whole YAML: its `!!python/name` tags need MkDocs' own loader).
-REPO_URL = re.search(r"^repo_url: (\S+)$", (REPO / "mkdocs.yml").read_text(), re.M)[1]
-# Material 9.8 prints a notice about its end of life (May 2027) on every build.
-ENV = os.environ | {"NO_MKDOCS_2_WARNING": "1"}
-
-
-def build(root: Path, site: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=root,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def warnings(result: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in result.stderr.splitlines() if "WARNING" in line]
-
-
-def load_hook(name: str):
-    spec = importlib.util.spec_from_file_location(f"docs_hook_{name}", HOOKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from support.boot.processes import procfile
+from support.docs_site import REPO_URL, build, load_hook, warnings
+from support.project_env import project_requirements
+from support.releases import REPO
 
 
 def text_of(page: Path) -> str:

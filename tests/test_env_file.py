@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from releases import REPO
+from support.releases import REPO
 
 HOOK = REPO / "hooks" / "protect_env.py"
 

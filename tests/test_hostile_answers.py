@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from hostile_answers import assert_sound, attempt
+from support.hostile_answers import assert_sound, attempt
 
 pytestmark = pytest.mark.matrix
 

@@ -11,7 +11,7 @@ import copy
 
 import pytest
 
-from kubernetes_manifests import BASE, documents, validate
+from support.kubernetes_manifests import BASE, documents, validate
 
 BROKERS = ("redis", "rabbitmq", "sqs")
 # Each scaler's metadata key that names the queue, and the refusal without it (SQS: it or

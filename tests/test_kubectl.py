@@ -7,8 +7,8 @@ import tomllib
 
 import pytest
 
-import kubernetes_manifests
-from releases import REPO
+from support import kubernetes_manifests
+from support.releases import REPO
 
 
 def test_kubectl_is_the_pinned_one_with_kustomize_5() -> None:

@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from kubernetes_manifests import BASE, documents, validate
+from support.kubernetes_manifests import BASE, documents, validate
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ from pathlib import Path
 import copier
 import yaml
 
-from locking import UV_ENV, assert_locked, dependency_key, locked_versions, run_lock_hook
-from matrix import Combination, runtime_combinations
-from releases import REPO, current_version
-from test_update import commit_all, copy_at, update
+from support.locking import UV_ENV, assert_locked, dependency_key, locked_versions, run_lock_hook
+from support.matrix import Combination, runtime_combinations
+from support.releases import REPO, current_version
+from support.updating import commit_all, copy_at, update
 
 # pyproject.toml and the versions it imports: neither reads the deployment answer, so the four
 # deploy_targets of a runtime combination render the same dependencies.

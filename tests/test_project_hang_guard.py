@@ -7,7 +7,7 @@ was killed, leaving nothing that said which test hung or where.
 
 import subprocess
 
-from project_env import offline_env, project_requirements, venv_with
+from support.project_env import offline_env, project_requirements, venv_with
 
 HANGING_TEST = """
 import threading

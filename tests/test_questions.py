@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from matrix import refusal, refused_triples
+from support.matrix import AXES, refusal, refused_triples
 
 BASE = {"broker": "redis", "result_backend": "redis", "beat_scheduler": "django-db"}
 
@@ -23,7 +23,9 @@ def assert_refused(render, answers: dict, message: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "triple", refused_triples(), ids=lambda t: "-".join(t).replace("django-db", "django_db")
+    "triple",
+    refused_triples(),
+    ids=lambda t: ",".join(f"{axis}:{value}" for axis, value in zip(AXES, t, strict=False)),
 )
 def test_incompatible_combination_is_refused_with_a_way_out(render, tmp_path, triple) -> None:
     broker, backend, scheduler = triple

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from packaging.version import Version
 
-from readme_blocks import tested_block
-from releases import REPO, current_version, git
+from support.readme_blocks import tested_block
+from support.releases import REPO, current_version, git
 
 README = REPO / "README.md"
 

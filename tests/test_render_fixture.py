@@ -11,8 +11,8 @@ import copier
 import pytest
 
 from conftest import render_fresh
-from matrix import all_combinations
-from project_tree import tree
+from support.matrix import all_combinations
+from support.project_tree import tree
 
 COMBINATIONS = all_combinations()
 # A generated secret: 64 hex digits after `=` in .env, random in every render.

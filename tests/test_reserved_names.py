@@ -1,17 +1,18 @@
 """template/_partials/reserved_names.yml, which copier.yml's validators read, is what
-tests/reserved_names.py derives from the interpreters and the shared check environments today: it
-fails when a Python, a pin or the template's own names changed and the file was not regenerated."""
+tests/support/reserved_names.py derives from the interpreters and the shared check environments
+today: it fails when a Python, a pin or the template's own names changed and the file was not
+regenerated."""
 
 import yaml
 
-from reserved_names import DATA, derive, render_file
+from support.reserved_names import DATA, derive, render_file
 
 
 def test_reserved_names_are_up_to_date(shared_requirements) -> None:
     expected = render_file(derive(shared_requirements))
     assert DATA.read_text() == expected, (
-        "template/_partials/reserved_names.yml is stale: run `python tests/reserved_names.py`"
-        " and commit it"
+        "template/_partials/reserved_names.yml is stale: run"
+        " `python tests/support/reserved_names.py` and commit it"
     )
 
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from matrix import (
+from support.matrix import (
     BEAT_SCHEDULERS,
     BROKERS,
     PROJECT_NAMES,
@@ -18,8 +18,8 @@ from matrix import (
     Combination,
     runtime_combinations,
 )
-from releases import REPO
-from settings_registry import (
+from support.releases import REPO
+from support.settings_registry import (
     GOVERNED,
     VALUE_KINDS,
     WHEN_KEYS,
@@ -32,7 +32,7 @@ from settings_registry import (
     registry_problems,
     substitute,
 )
-from sound_project import check_env
+from support.sound_project import check_env
 
 AXES = dict(zip(WHEN_KEYS, (BROKERS, RESULT_BACKENDS, BEAT_SCHEDULERS, TOPOLOGIES), strict=True))
 TEST_REF = re.compile(r"^(?P<path>[\w./-]+)::(?P<function>\w+)$")

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from project_env import offline_env, project_requirements, venv_with
+from support.project_env import offline_env, project_requirements, venv_with
 
 PROJECTS = {
     "redis": {"broker": "redis", "beat_scheduler": "redbeat", "django_version": "6.0"},

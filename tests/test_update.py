@@ -15,11 +15,12 @@ import copier
 import pytest
 import yaml
 
-from locking import assert_locked
-from matrix import DEPLOY_TARGETS, PROJECT_NAMES, Combination, varied
-from project_tree import assert_no_conflicts, assert_same_tree_as, tree
-from readme_blocks import tested_block
-from releases import (
+from support.ci_files import check_update_commands
+from support.locking import assert_locked
+from support.matrix import DEPLOY_TARGETS, PROJECT_NAMES, Combination, varied
+from support.project_tree import assert_no_conflicts, assert_same_tree_as, tree
+from support.readme_blocks import tested_block
+from support.releases import (
     REPO,
     assert_changelog_is_consistent,
     current_version,
@@ -27,8 +28,8 @@ from releases import (
     releases,
     tagged_clone,
 )
-from sound_project import assert_sound_project
-from test_ci_files import check_update_commands
+from support.sound_project import assert_sound_project
+from support.updating import commit_all, copy_at, update
 
 pytestmark = pytest.mark.matrix
 
@@ -50,39 +51,6 @@ def legacy_answers(combo: Combination) -> dict:
     answers = combo.answers()
     del answers["deploy_targets"]
     return {**answers, "deploy": combo.deploy}
-
-
-def copy_at(repo: Path, version: str, answers: dict, dest: Path) -> Path:
-    """`copier copy --trust` at `version`: with its tasks, as a user copies (uv.lock included)."""
-    copier.run_copy(
-        str(repo),
-        str(dest),
-        data=answers,
-        vcs_ref=version,
-        defaults=True,
-        quiet=True,
-        unsafe=True,
-    )
-    return dest
-
-
-def commit_all(project: Path, message: str) -> None:
-    if not (project / ".git").exists():
-        git("init", "--quiet", "--initial-branch", "main", cwd=project)
-    git("add", "--all", cwd=project)
-    git("commit", "--quiet", "--no-verify", "-m", message, cwd=project)
-
-
-def update(project: Path, **options) -> None:
-    copier.run_update(
-        str(project),
-        defaults=True,
-        overwrite=True,
-        quiet=True,
-        unsafe=True,  # the same as --trust: migrations run commands
-        conflict="inline",
-        **options,
-    )
 
 
 def make_user_edits(project: Path, slug: str) -> dict[str, tuple[str, ...]]:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from boot.processes import procfile
-from boot.services import free_port
-from matrix import Combination
-from project_env import project_requirements, venv_with
+from support.boot.processes import procfile
+from support.boot.services import free_port
+from support.matrix import Combination
+from support.project_env import project_requirements, venv_with
 
 # Every kind of process: the release step, web, a worker, Beat and Flower.
 COMBO = Combination("redis", "redis", "django-db", "single", extra={"use_flower": True})

@@ -4,7 +4,7 @@ Each `<!-- settings: SECTION -->` line of the page becomes the table of that sec
 registry: setting (Django's name and Celery's), value, when (if some entry of the section is
 conditional), why, source and the test that holds it, linked to its line in the repository. A
 reason is written once, in the registry; the render tier holds the registry to the renders
-(tests/settings_registry.py).
+(tests/support/settings_registry.py).
 
 A marker naming no section, or a section no marker places, fails the build.
 """

@@ -14,18 +14,9 @@ import pytest
 from config.queues import QUEUES
 
 PROJECT = Path(__file__).resolve().parent.parent
-# The files that start workers{{ ' (this project has no deploy files)' if not deploy_targets else '' }}.
-SOURCES = [
-    "Procfile",
-    "Procfile.dev",
-{% if 'compose' in deploy_targets %}
-    "compose.yaml",
-    "compose.production.yaml",
-{% endif %}
-{% if 'kubernetes' in deploy_targets %}
-    "kubernetes/base/workers.yaml",
-{% endif %}
-]
+# The files that start workers: the Procfiles, and those of the deploy targets the project has.
+DEPLOY_FILES = ["compose.yaml", "compose.production.yaml", "kubernetes/base/workers.yaml"]
+SOURCES = ["Procfile", "Procfile.dev", *(f for f in DEPLOY_FILES if (PROJECT / f).exists())]
 CELERY_WORKER = ["celery", "-A", "config", "worker"]
 # A command of a compose service or a Kubernetes container: a JSON list on one line.
 YAML_COMMAND = re.compile(r"^\s*command: (\[.*\])\s*$", re.M)

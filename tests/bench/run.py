@@ -46,15 +46,15 @@ sys.path[:0] = [str(TESTS), str(TESTS.parent / "docs" / "_hooks")]
 import copier_reference  # noqa: E402
 from bench_table import RESULTS, VARIANTS  # noqa: E402
 
-from boot.processes import procfile, tree_cpu  # noqa: E402
-from boot.services import (  # noqa: E402
+from support.boot.processes import procfile, tree_cpu  # noqa: E402
+from support.boot.services import (  # noqa: E402
     drop_all,
     postgres_database,
     rabbitmq_vhost,
     redis_server,
 )
-from project_env import project_requirements, venv_with  # noqa: E402
-from releases import REPO, working_tree_copy  # noqa: E402
+from support.project_env import project_requirements, venv_with  # noqa: E402
+from support.releases import REPO, working_tree_copy  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 # Both bare variants run the generated queue worker's pool and concurrency, so that only settings

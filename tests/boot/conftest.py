@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .services import (
+from support.boot.services import (
     RedisServer,
     redis_server,
     require_postgres,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from releases import REPO
+from support.releases import REPO
 
 pytestmark = pytest.mark.boot
 

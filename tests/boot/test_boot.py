@@ -5,30 +5,15 @@ its own database, Redis database, RabbitMQ vhost or SQS queue prefix, migrated w
 Procfile's release command, and started with the Procfile's command lines. Never eager mode.
 """
 
-import hashlib
 import json
 import os
 import resource
-import secrets
 import time
 from pathlib import Path
 
 import pytest
 
-from compose import healthchecks
-from matrix import (
-    TOPOLOGY_DEFAULT_QUEUE,
-    TOPOLOGY_QUEUES,
-    Combination,
-    pairwise,
-    runtime_combinations,
-)
-from project_env import project_requirements, venv_with
-
-from .checks import (
-    FLOWER_AUTH,
-    SQS_LONG_POLL_SECONDS,
-    WEBHOOK_SECRET,
+from support.boot.checks import (
     check_beat_sends_once,
     check_canvas,
     check_each_queue_runs_on_its_own_worker,
@@ -42,9 +27,20 @@ from .checks import (
     check_unconsumed_queue_turns_health_503,
     wait_until,
 )
+from support.boot.environment import environment
+from support.boot.processes import ProcessGroup, procfile
+from support.boot.services import drop_all, wait_for_port
+from support.compose import healthchecks
+from support.matrix import (
+    TOPOLOGY_DEFAULT_QUEUE,
+    TOPOLOGY_QUEUES,
+    Combination,
+    pairwise,
+    runtime_combinations,
+)
+from support.project_env import project_requirements, venv_with
+
 from .conftest import boot_mode
-from .processes import ProcessGroup, procfile
-from .services import drop_all, free_port, postgres_database, rabbitmq_vhost, wait_for_port
 
 pytestmark = pytest.mark.boot
 
@@ -85,53 +81,6 @@ BOOT_ONLY = (
     "RECONCILE_LEDGER_EVERY_SECONDS",
     "CELERY_SQS_WAIT_TIME_SECONDS",
 )
-# Names of databases and vhosts carry this run's own suffix: two runs on one machine never meet.
-RUN = secrets.token_hex(3)
-
-
-def environment(combo: Combination, index: int, services: dict, boot_dir: Path) -> dict:
-    answers = combo.answers()
-    name = f"cdc_boot_{index}_{RUN}"
-    redis = services["redis"].url
-    env = {
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": hashlib.sha256(name.encode()).hexdigest(),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        # Plain HTTP on loopback: the TLS redirect belongs to a real deployment's proxy.
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": postgres_database(name),
-        "PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "EMAIL_URL": "consolemail://",
-        "RECONCILE_LEDGER_EVERY_SECONDS": "1",
-        # Retries 1 s then 2 s apart, without jitter, so that growing waits can be measured.
-        "TASK_RETRY_BACKOFF_SECONDS": "1",
-        "TASK_RETRY_JITTER": "false",
-        # A handful of waiting messages is enough to make the queue health endpoint answer 503.
-        "QUEUE_HEALTH_MAX_PENDING": "3",
-        "CELERY_BEAT_SCHEDULE_FILENAME": str(boot_dir / "celerybeat-schedule"),
-        "CELERY_HEARTBEAT_DIR": str(boot_dir),
-        "PORT": str(free_port()),
-        "FLOWER_PORT": str(free_port()),
-        "FLOWER_ADDRESS": "127.0.0.1",
-        "FLOWER_BASIC_AUTH": FLOWER_AUTH,
-    }
-    env["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{env['PORT']} --workers 1"
-    if combo.broker == "redis":
-        env["CELERY_BROKER_URL"] = f"{redis}/{index}"
-    elif combo.broker == "rabbitmq":
-        env["CELERY_BROKER_URL"] = rabbitmq_vhost(name)
-    else:
-        env["CELERY_BROKER_URL"] = f"sqs://test:test@{services['sqs']}"
-        env |= {"CELERY_SQS_IS_SECURE": "false", "CELERY_SQS_QUEUE_PREFIX": f"{name}-"}
-        env |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-        # A stopped worker's open long poll would take a message sent to its queue: keep it short.
-        env["CELERY_SQS_WAIT_TIME_SECONDS"] = str(SQS_LONG_POLL_SECONDS)
-    if combo.result_backend == "redis":
-        # Results in a database of their own, numbered after every combination's broker one.
-        env["CELERY_RESULT_BACKEND"] = f"{redis}/{index + len(COMBINATIONS)}"
-    if answers["beat_scheduler"] == "redbeat" and combo.broker != "redis":
-        env["CELERY_REDBEAT_REDIS_URL"] = env["CELERY_RESULT_BACKEND"]
-    return env
 
 
 class Phases:
@@ -174,7 +123,7 @@ class Phases:
                 timings.write(json.dumps(line) + "\n")
 
 
-@pytest.mark.parametrize("combo", [pytest.param(c, id=c.runtime_id) for c in BOOTED])
+@pytest.mark.parametrize("combo", [pytest.param(c, id=c.label) for c in BOOTED])
 def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot_dir) -> None:
     index = COMBINATIONS.index(combo)
     answers = combo.answers()

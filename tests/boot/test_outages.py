@@ -20,24 +20,24 @@ from pathlib import Path
 
 import pytest
 
-from .checks import sql, wait_until
-from .processes import DRIVER
-from .services import (
-    PostgresServer,
-    RabbitMQNode,
-    RedisServer,
-    drop_all,
-    free_port,
-    redis_server,
-)
-from .test_boot import RUN
-from .test_delivery import (
+from support.boot.checks import sql, wait_until
+from support.boot.delivery import (
     TASKS,
     logs,
     recorded,
     report,
     report_at_most_the_handed_over_lost,
     start_project,
+)
+from support.boot.environment import RUN
+from support.boot.processes import DRIVER
+from support.boot.services import (
+    PostgresServer,
+    RabbitMQNode,
+    RedisServer,
+    drop_all,
+    free_port,
+    redis_server,
 )
 
 pytestmark = pytest.mark.boot

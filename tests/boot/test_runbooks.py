@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from matrix import TOPOLOGY_QUEUES, Combination
-from project_env import project_requirements, venv_with
-from readme_blocks import tested_block
-
-from .checks import http, run_block, succeeded, task_events, wait_until
-from .processes import ProcessGroup, procfile
-from .services import REDIS_DB, drop_all, require_rabbitmq, wait_for_port
-from .test_boot import environment
+from support.boot.checks import http, run_block, succeeded, task_events, wait_until
+from support.boot.environment import environment
+from support.boot.processes import ProcessGroup, procfile
+from support.boot.services import REDIS_DB, drop_all, require_rabbitmq, wait_for_port
+from support.matrix import TOPOLOGY_QUEUES, Combination
+from support.project_env import project_requirements, venv_with
+from support.readme_blocks import tested_block
 
 # One booted project for the module: its tests run on one pytest-xdist worker (--dist loadgroup).
 pytestmark = [pytest.mark.boot, pytest.mark.xdist_group("runbooks")]

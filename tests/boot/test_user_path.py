@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pytest
 
-import readme_blocks
-
-from .services import REDIS_DB, drop_all, free_port, postgres_admin, rabbitmq_vhost
+from support import readme_blocks
+from support.boot.services import REDIS_DB, drop_all, free_port, postgres_admin, rabbitmq_vhost
 
 pytestmark = pytest.mark.boot
 

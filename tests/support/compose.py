@@ -11,7 +11,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from boot.processes import procfile as read_procfile
+from .boot.processes import procfile as read_procfile
+from .brokers import BROKERS
 
 COMPOSE_FILES = ("compose.yaml", "compose.production.yaml")
 # The compose name of each Procfile process (the release step is the `migrate` service).
@@ -62,7 +63,7 @@ def assert_probe_names_node(probe: str, argv: list[str], broker: str) -> None:
     if "--hostname" in argv:
         node = argv[argv.index("--hostname") + 1]
     node = node.replace("%h", "$HOSTNAME")
-    if broker == "sqs":
+    if not BROKERS[broker].remote_control:
         assert probe == f"python config/probe.py heartbeat {node}", probe
     else:
         assert probe == f"celery -A config inspect ping --timeout 10 --destination {node}", probe
@@ -108,12 +109,11 @@ def assert_services(
 ) -> None:
     production = filename == "compose.production.yaml"
     infrastructure = {"postgres"}
-    if "redis" in (answers["broker"], answers["result_backend"]):
+    broker = BROKERS[answers["broker"]]
+    if broker.compose_in_production or not production:
+        infrastructure.add(broker.compose_service)
+    if answers["result_backend"] == "redis":
         infrastructure.add("redis")
-    if answers["broker"] == "rabbitmq":
-        infrastructure.add("rabbitmq")
-    if answers["broker"] == "sqs" and not production:
-        infrastructure.add("sqs")  # the development stack's SQS emulator
     app = {SERVICE_OF.get(name, name): command for name, command in procfile.items()}
     if not production:
         # Development: Procfile.dev's lines (Django's server, workers under watchfiles), the

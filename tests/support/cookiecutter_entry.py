@@ -1,5 +1,6 @@
-"""cookiecutter.json, derived from copier.yml's questions: `python tests/cookiecutter_entry.py`
-prints it, and tests/test_cookiecutter.py fails when the file and copier.yml disagree.
+"""cookiecutter.json, derived from copier.yml's questions:
+`python tests/support/cookiecutter_entry.py` prints it, and tests/test_cookiecutter.py fails when
+the file and copier.yml disagree.
 
 Each question keeps its name, its help as the prompt and its default. Cookiecutter has no
 multiple choice and no YAML answers: those are asked as YAML text, which Copier parses. A
@@ -7,11 +8,18 @@ default that Copier derives from other answers becomes the choice "auto" (the ho
 Copier), except the slug, which Cookiecutter needs for the folder's name.
 """
 
+import sys
+from pathlib import Path
+
+if not __package__:  # run as a script: import the rest of tests/support as its package
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+    __package__ = "support"
+
 import json
 
 import yaml
 
-from releases import REPO
+from .releases import REPO
 
 DERIVED = "auto"
 # Cookiecutter names the project folder after the slug before Copier runs, so it derives one.

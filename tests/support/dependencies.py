@@ -13,6 +13,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+from .brokers import BROKERS
+
 # Top-level module (or program) -> (distribution, extra it needs or None).
 PROVIDERS = {
     "celery": ("celery", None),
@@ -67,8 +69,8 @@ def needed(project: Path, slug: str, answers: dict) -> set[tuple[str, str | None
         answers["beat_scheduler"] == "redbeat"
     ):
         needs.add(("celery", "redis"))
-    if answers["broker"] == "sqs":
-        needs.add(("celery", "sqs"))
+    if extra := BROKERS[answers["broker"]].celery_extra:
+        needs.add(("celery", extra))
     return needs
 
 

@@ -3,16 +3,11 @@
 `conf` is the report of inspect_project.py for one settings module: the configured app's values.
 """
 
-from matrix import TOPOLOGY_DEFAULT_QUEUE, TOPOLOGY_QUEUES, Combination
+from .brokers import BROKERS
+from .matrix import TOPOLOGY_DEFAULT_QUEUE, TOPOLOGY_QUEUES, Combination
 
 # RabbitMQ closes a channel whose message stays unacknowledged past consumer_timeout (30 min).
 RABBITMQ_CONSUMER_TIMEOUT = 30 * 60
-# The broker URL each combination's checks run with.
-BROKER_URLS = {
-    "redis": "redis://127.0.0.1:6379/15",
-    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
-    "sqs": "sqs://test:test@127.0.0.1:5000",
-}
 RESULT_BACKEND_URL = "redis://127.0.0.1:6379/14"
 
 
@@ -59,8 +54,9 @@ def assert_queues(conf: dict, combo: Combination, slug: str) -> None:
 
 def assert_broker_options(conf: dict, combo: Combination) -> None:
     options = conf["broker_transport_options"]
-    assert conf["broker_url"] == BROKER_URLS[combo.broker]
-    if combo.broker in ("redis", "sqs"):
+    broker = BROKERS[combo.broker]
+    assert conf["broker_url"] == broker.check_url
+    if broker.visibility_timeout:
         # Above the longest hard time limit, or long tasks are redelivered while still running.
         assert options["visibility_timeout"] >= 2 * RABBITMQ_CONSUMER_TIMEOUT
     if combo.broker == "rabbitmq":
@@ -106,7 +102,7 @@ def assert_beat(conf: dict, combo: Combination, slug: str) -> None:
         return
     assert conf["beat_scheduler"] == schedulers[combo.beat_scheduler]
     # Beat answers Celery's ping (its liveness probe) where the transport has remote control.
-    assert conf["beat_enable_remote_control"] is (combo.broker != "sqs")
+    assert conf["beat_enable_remote_control"] is BROKERS[combo.broker].remote_control
     entry = conf["beat_schedule"]["reconcile-ledger"]
     assert entry["task"] == f"{slug}.payments.tasks.reconcile_ledger"
     if combo.beat_scheduler == "redbeat":

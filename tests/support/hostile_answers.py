@@ -1,6 +1,6 @@
 """What a set of answers must give: a refusal that writes nothing, or a project that passes its own
 checks. Used by tests/test_hostile_answers.py for the hand-written hostile sets and the Hypothesis
-test; the checks are the render tier's (tests/sound_project.py's run_checks, in the shared
+test; the checks are the render tier's (tests/support/sound_project.py's run_checks, in the shared
 environment of tests/conftest.py's superset answers).
 """
 
@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from project_env import venv_with
-from sound_project import run_checks
+from .project_env import venv_with
+from .sound_project import run_checks
 
 # DNS-1123 label: what Kubernetes requires of namespaces, container names and most object names.
 DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")

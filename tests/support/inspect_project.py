@@ -11,7 +11,8 @@ last line of stdout is {"test": {...}, "production": {...}}.
 
 The production report also holds `settings`: every upper-case name the production settings
 module defines, as its value with no `.env` read (the defaults a deployment gets where the real
-environment sets nothing else), which tests/settings_registry.py compares with docs/settings.yml.
+environment sets nothing else), which tests/support/settings_registry.py compares with
+docs/settings.yml.
 """
 
 import io

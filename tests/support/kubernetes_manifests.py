@@ -19,11 +19,12 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from compose import SECRET_NAME, assert_probe_names_node, env_secrets, healthchecks
+from .brokers import BROKERS
+from .compose import SECRET_NAME, assert_probe_names_node, env_secrets, healthchecks
 
 # The Kubernetes version the manifests are validated against.
 KUBERNETES_VERSION = "1.33.0"
-SCHEMAS = Path(__file__).with_name("schemas")
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 # KEDA's published schema of each kind it serves (vendored, see keda/README.md), and what KEDA
 # checks beyond those schemas, by hand: each scaler's metadata keys, a rule of its webhook.
 KEDA_SCHEMAS = {
@@ -342,13 +343,11 @@ def assert_trigger(triggers: list[dict], queue: str, answers: dict, objects: lis
     config = next(iter(by_kind(objects, "ConfigMap").values()))["data"]
     secret = next(iter(by_kind(objects, "Secret").values()))["data"]
     environment = set(config) | set(secret)
-    if answers["broker"] == "redis":
-        assert trigger["type"] == "redis" and metadata["listName"] == queue
-    elif answers["broker"] == "rabbitmq":
-        assert trigger["type"] == "rabbitmq" and metadata["queueName"] == queue
-    else:
-        assert trigger["type"] == "aws-sqs-queue"
-        assert metadata["queueURL"] == config["CELERY_SQS_QUEUE_PREFIX"] + queue
+    scaler, queue_key = BROKERS[answers["broker"]].keda_trigger
+    assert trigger["type"] == scaler
+    # The broker's name of the queue: on SQS, the project's prefix and the queue's name.
+    assert metadata[queue_key] == config.get("CELERY_SQS_QUEUE_PREFIX", "") + queue
+    if "awsRegion" in metadata:
         assert metadata["awsRegion"] == config["AWS_REGION"]
     # Variables KEDA reads from the workers' environment exist there.
     for key, value in metadata.items():

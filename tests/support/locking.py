@@ -13,7 +13,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from releases import REPO
+from .releases import REPO
 
 HOOK = REPO / "hooks" / "lock_dependencies.py"
 # As the hook runs uv: never a download, never the test runner's own virtualenv (nox activates

@@ -7,7 +7,9 @@ import hashlib
 from dataclasses import dataclass, field
 from itertools import product
 
-BROKERS = ("redis", "rabbitmq", "sqs")
+from .brokers import BROKERS as BROKER_TABLE
+
+BROKERS = tuple(BROKER_TABLE)
 RESULT_BACKENDS = ("redis", "django-db", "rpc", "none")
 BEAT_SCHEDULERS = ("django-db", "redbeat", "static", "none")
 TOPOLOGIES = ("single", "priority", "workload", "custom")
@@ -19,6 +21,8 @@ DEPLOY_TARGETS = {
     "none": [],
 }
 DEPLOYS = tuple(DEPLOY_TARGETS)
+# The names of the axes in test ids.
+AXES = ("broker", "backend", "beat", "topology")
 PYTHON_VERSIONS = ("3.12", "3.13")
 DJANGO_VERSIONS = ("5.2", "6.0")
 CIS = ("github", "gitlab", "none")
@@ -67,7 +71,8 @@ class Combination:
 
     @property
     def runtime_id(self) -> str:
-        """What runs: the combination without the deployment files."""
+        """What runs: the combination without the deployment files (a key of folders, timings
+        and the hash that varies the other answers)."""
         parts = (self.broker, self.result_backend, self.beat_scheduler, self.queue_topology)
         return "-".join(part.replace("-", "_") for part in parts)
 
@@ -77,8 +82,16 @@ class Combination:
         return (self.broker, self.result_backend, self.beat_scheduler)
 
     @property
+    def label(self) -> str:
+        """The runtime combination as a test id: `broker:redis,backend:redis,beat:django-db,
+        topology:priority` (select with `-k "broker:redis and beat:django-db"`)."""
+        axes = zip(AXES, self.triple + (self.queue_topology,), strict=True)
+        return ",".join(f"{axis}:{value}" for axis, value in axes)
+
+    @property
     def id(self) -> str:
-        return f"{self.runtime_id}-{self.deploy}"
+        """The combination as a test id: its label and `deploy:compose` (or another target)."""
+        return f"{self.label},deploy:{self.deploy}"
 
     def answers(self) -> dict:
         data = {

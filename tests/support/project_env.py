@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 VENVS = Path(os.environ.get("CDC_VENV_DIR", REPO / ".cache" / "venvs"))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HEADING = re.compile(
     r"^## (?P<version>\S+) \((?:(?P<unreleased>unreleased)|"
     r"(?P<date>\d{4}-\d{2}-\d{2}), commit (?P<commit>[0-9a-f]{40}))\)$",

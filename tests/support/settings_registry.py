@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-REGISTRY = Path(__file__).resolve().parent.parent / "docs" / "settings.yml"
+REGISTRY = Path(__file__).resolve().parents[2] / "docs" / "settings.yml"
 # The settings the registry must list in full: Celery's, Django's security settings, and the
 # project's own retry policy, queue health thresholds and webhook settings.
 GOVERNED = re.compile(

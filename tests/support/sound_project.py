@@ -13,19 +13,20 @@ from pathlib import Path
 
 import pytest
 import yaml
-from inspect_project import MODES
 
-from boot.checks import CELERY_COMMAND, operator_commands
-from boot.processes import procfile as read_procfile
-from compose import COMPOSE_FILES, assert_compose
-from dependencies import assert_dependencies_declared, assert_within
-from dockerfile import assert_dockerfile, assert_dockerignore
-from doctrine import BROKER_URLS, RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL, assert_doctrine
-from kubernetes_manifests import assert_kubernetes
-from matrix import PROJECT_NAMES, TOPOLOGY_DEFAULT_QUEUE, TOPOLOGY_QUEUES, Combination
-from project_env import project_requirements, venv_with
-from readme_blocks import tested_block
-from settings_registry import assert_registry
+from .boot.checks import CELERY_COMMAND, operator_commands
+from .boot.processes import procfile as read_procfile
+from .brokers import BROKERS
+from .compose import COMPOSE_FILES, assert_compose
+from .dependencies import assert_dependencies_declared, assert_within
+from .dockerfile import assert_dockerfile, assert_dockerignore
+from .doctrine import RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL, assert_doctrine
+from .inspect_project import MODES
+from .kubernetes_manifests import assert_kubernetes
+from .matrix import PROJECT_NAMES, TOPOLOGY_DEFAULT_QUEUE, TOPOLOGY_QUEUES, Combination
+from .project_env import project_requirements, venv_with
+from .readme_blocks import tested_block
+from .settings_registry import assert_registry
 
 INSPECT = Path(__file__).with_name("inspect_project.py")
 # Jinja left in a rendered file; GitHub Actions' own ${{ ... }} expressions are not Jinja.
@@ -49,50 +50,95 @@ LIBRARY_READ = {
     "DJANGO_SUPERUSER_USERNAME": lambda answers: True,
     "DJANGO_SUPERUSER_PASSWORD": lambda answers: True,
     "DJANGO_SUPERUSER_EMAIL": lambda answers: True,
-    # boto3's credentials, read by kombu's SQS transport.
-    "AWS_ACCESS_KEY_ID": lambda answers: answers["broker"] == "sqs",
-    "AWS_SECRET_ACCESS_KEY": lambda answers: answers["broker"] == "sqs",
 }
 
 _checked: dict[str, dict] = {}
 
 
-def assert_sound_project(project: Path, combo: Combination, shared: dict[str, list[str]]) -> None:
-    """Every render-tier check; `shared` holds the check environments' requirements."""
-    answers = combo.answers()
-    slug = PROJECT_NAMES[answers["project_name"]]
+Shared = dict[str, list[str]]
 
+
+def assert_files(project: Path, combo: Combination, shared: Shared) -> None:
+    """No Jinja left, the answers recorded (computed values not), only the chosen files."""
     assert_no_leftover_jinja(project)
     assert_answers_recorded(project, combo)
     assert_only_chosen_files(project, combo)
+
+
+def assert_processes(project: Path, combo: Combination, shared: Shared) -> None:
+    """The Procfile is the process table: one worker per queue, with its queue's settings."""
     procfile = read_procfile(project)
     assert_process_table(procfile, combo)
-    declared = project_requirements(project)
-    assert_dependencies_declared(project, slug, answers, declared)
-    environment = shared[answers["django_version"]]
-    assert_within(declared, environment)
+    assert_workers_match_queue_table(project, procfile)
 
-    reports = checked(project, combo, environment)
+
+def assert_dependencies(project: Path, combo: Combination, shared: Shared) -> None:
+    """Every distribution the project uses is declared, pinned as the shared environment pins it."""
+    answers = combo.answers()
+    declared = project_requirements(project)
+    assert_dependencies_declared(project, PROJECT_NAMES[answers["project_name"]], answers, declared)
+    assert_within(declared, shared[answers["django_version"]])
+
+
+def assert_settings(project: Path, combo: Combination, shared: Shared) -> None:
+    """ruff and Django's checks pass, and the settings hold the doctrine and the registry."""
+    answers = combo.answers()
+    slug = PROJECT_NAMES[answers["project_name"]]
+    reports = checked(project, combo, shared[answers["django_version"]])
     for mode in MODES:
         assert_doctrine(reports[mode], combo, slug)
     assert reports["production"]["debug"] is False
     # Every Celery and security setting of production is in docs/settings.yml, with its value.
     assert_registry(reports["production"]["settings"], answers, slug, check_env(combo))
-    if combo.broker == "sqs":
+    if BROKERS[combo.broker].long_poll:
         # Production long-polls for 10 s (fewer billed empty receives); the suite for 1 s.
         waits = [reports[mode]["broker_transport_options"]["wait_time_seconds"] for mode in MODES]
         assert waits == [1, 10]
-    assert_workers_match_queue_table(project, procfile)
-    assert_routes_documented(project, combo, slug)
+
+
+def assert_readme(project: Path, combo: Combination, shared: Shared) -> None:
+    """The README's queue table and TASK_ROUTES' comment say where tasks go; its operator
+    commands are the ones the boot tier runs."""
+    assert_routes_documented(project, combo, PROJECT_NAMES[combo.answers()["project_name"]])
     assert_operator_blocks(project, combo)
-    targets = answers["deploy_targets"]
-    if targets:
-        assert_dockerfile(project, answers["python_version"], procfile)
-        assert_dockerignore(project)
-    if "compose" in targets:
-        assert_compose(project, answers, procfile)
-    if "kubernetes" in targets:
-        assert_kubernetes(project, answers, procfile)
+
+
+def assert_image(project: Path, combo: Combination, shared: Shared) -> None:
+    assert_dockerfile(project, combo.answers()["python_version"], read_procfile(project))
+    assert_dockerignore(project)
+
+
+def assert_compose_files(project: Path, combo: Combination, shared: Shared) -> None:
+    assert_compose(project, combo.answers(), read_procfile(project))
+
+
+def assert_kubernetes_files(project: Path, combo: Combination, shared: Shared) -> None:
+    assert_kubernetes(project, combo.answers(), read_procfile(project))
+
+
+def _targets(combo: Combination) -> list[str]:
+    return combo.answers()["deploy_targets"]
+
+
+# Each behaviour of a rendered project: its check, and the combinations it applies to.
+BEHAVIOURS = {
+    "files": (assert_files, lambda combo: True),
+    "processes": (assert_processes, lambda combo: True),
+    "dependencies": (assert_dependencies, lambda combo: True),
+    "settings": (assert_settings, lambda combo: True),
+    "readme": (assert_readme, lambda combo: True),
+    "image": (assert_image, lambda combo: bool(_targets(combo))),
+    "compose": (assert_compose_files, lambda combo: "compose" in _targets(combo)),
+    "kubernetes": (assert_kubernetes_files, lambda combo: "kubernetes" in _targets(combo)),
+}
+
+
+def assert_sound_project(project: Path, combo: Combination, shared: Shared) -> None:
+    """Every render-tier check that applies to the combination; `shared` holds the check
+    environments' requirements."""
+    for check, applies in BEHAVIOURS.values():
+        if applies(combo):
+            check(project, combo, shared)
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -141,6 +187,7 @@ def assert_only_chosen_files(project: Path, combo: Combination) -> None:
     assert len(secret) >= 50 and len(set(secret)) > 5 and secret not in example
     # .env.example documents every variable the project reads, and only those.
     read = {name for name, used in LIBRARY_READ.items() if used(answers)}
+    read |= set(BROKERS[answers["broker"]].client_env)
     for path in project.rglob("*.py"):
         if "tests" not in path.relative_to(project).parts:
             read |= set(ENV_READ.findall(path.read_text()))
@@ -270,7 +317,7 @@ def check_env(combo: Combination) -> dict[str, str]:
         "DJANGO_SECRET_KEY": "k" + hashlib.sha256(b"render-check").hexdigest(),
         "DJANGO_ALLOWED_HOSTS": "example.com",
         "DATABASE_URL": "postgres://127.0.0.1:5432/cdc_render_check",
-        "CELERY_BROKER_URL": BROKER_URLS[combo.broker],
+        "CELERY_BROKER_URL": BROKERS[combo.broker].check_url,
         "CELERY_RESULT_BACKEND": RESULT_BACKEND_URL,
         # Real-length secrets: the production settings and the system checks refuse weak ones.
         "PAYMENTS_WEBHOOK_SECRET": hashlib.sha256(b"render-check-webhook").hexdigest(),

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from matrix import PROJECT_NAMES
-from readme_blocks import tested_block
-
+from ..brokers import BROKERS
+from ..matrix import PROJECT_NAMES
+from ..readme_blocks import tested_block
 from .processes import ProcessGroup
 from .services import wait_for_port
 
@@ -206,7 +206,7 @@ def check_flower(group: ProcessGroup, env: dict, queues: list[str], broker: str)
     auth = {"Authorization": f"Basic {base64.b64encode(FLOWER_AUTH.encode()).decode()}"}
     status, _ = http(f"{flower}/api/workers", headers=auth)
     assert status == 200
-    if broker == "sqs":
+    if not BROKERS[broker].remote_control:
         return
 
     def workers_listed():
@@ -233,7 +233,7 @@ def check_flower(group: ProcessGroup, env: dict, queues: list[str], broker: str)
 
     wait_until(task_listed, "Flower shows a task succeeded (worker events, switched on)", group)
     status, body = http(f"{flower}/api/queues/length", headers=auth)
-    if broker == "redis":
+    if BROKERS[broker].queue_lengths_in_flower:
         # RabbitMQ needs its management API (FLOWER_BROKER_API) for this, SQS has no such API.
         lengths = {queue["name"] for queue in json.loads(body)["active_queues"]}
         assert status == 200 and lengths >= set(queues), body
@@ -279,7 +279,7 @@ def check_unconsumed_queue_turns_health_503(
 ) -> None:
     """With a queue's worker stopped, its messages wait, run nowhere else, and health says 503."""
     group.processes[f"worker-{queue}"].stop()
-    if broker == "sqs":
+    if BROKERS[broker].long_poll:
         # The stopped worker's last long poll stays open on the server for up to
         # wait_time_seconds and would take a message sent now; it would come back only after
         # the visibility timeout. Let it expire first.
@@ -308,7 +308,7 @@ def operator_commands(broker: str, result_backend: str) -> list[str]:
     commands = ["call"]
     if result_backend in ("redis", "django-db"):
         commands.append("result")
-    return commands + (REMOTE_CONTROL if broker != "sqs" else [])
+    return commands + (REMOTE_CONTROL if BROKERS[broker].remote_control else [])
 
 
 def run_readme_block(group: ProcessGroup, name: str) -> tuple[list[tuple[str, str]], str]:
@@ -370,7 +370,7 @@ def check_readme_operator_commands(
     if "result" in output:
         assert f"'hostname': 'worker-{default}@" in output["result"], output["result"]
         assert f"'queue': '{default}'" in output["result"], output["result"]
-    if broker == "sqs":
+    if not BROKERS[broker].remote_control:
         return
     assert output["inspect ping"].count("pong") == nodes, output["inspect ping"]
     for command in ("inspect ping", "inspect active", "inspect reserved", "inspect stats"):

@@ -1,0 +1,1 @@
+"""Helpers of the test modules: no test lives here, and no test module imports another."""
