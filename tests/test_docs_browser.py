@@ -161,20 +161,29 @@ def test_search_finds_a_setting_by_name(page, site_url: str) -> None:
     assert problems == []
 
 
-def test_architecture_diagram_is_drawn(page, site_url: str) -> None:
+DIAGRAMS = {
+    # The stack of the default answers, generated from the process table.
+    "reference/": ("web", "worker-critical", "worker-bulk", "beat", "flower", "queue bulk"),
+    # How an answer reaches the files and the tests.
+    "architecture/": ("queue table", "broker table", "render tier", "boot tier"),
+}
+
+
+@pytest.mark.parametrize(("path", "names"), DIAGRAMS.items(), ids=DIAGRAMS.keys())
+def test_diagram_is_drawn(page, site_url: str, path: str, names: tuple[str, ...]) -> None:
     """Mermaid turns the block into an SVG, inside the closed shadow root Material gives it."""
     tab, problems = page
-    visit(tab, site_url + "reference/")
+    visit(tab, site_url + path)
     tab.locator("div.mermaid").wait_for(timeout=10_000)
     cdp = tab.context.new_cdp_session(tab)
     # pierce: the document with every shadow root, the closed ones too.
     root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
     diagrams = [n for n in walk(root) if n.get("nodeName") == "DIV" and is_mermaid(n)]
-    assert len(diagrams) == 1, "no rendered Mermaid block on the reference page"
+    assert len(diagrams) == 1, f"no rendered Mermaid block on {path}"
     svgs = [n for n in walk(diagrams[0]) if n.get("nodeName", "").lower() == "svg"]
     assert svgs, "Mermaid drew no <svg>"
     text = " ".join(n.get("nodeValue", "") for n in walk(svgs[0]) if n.get("nodeType") == 3)
-    for name in ("web", "worker-critical", "worker-bulk", "beat", "flower", "queue bulk"):
+    for name in names:
         assert name in text, f"{name} is not in the diagram: {text}"
     assert problems == []
 
