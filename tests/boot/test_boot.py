@@ -5,10 +5,12 @@ its own database, Redis database, RabbitMQ vhost or SQS queue prefix, migrated w
 Procfile's release command, and started with the Procfile's command lines. Never eager mode.
 """
 
+import contextlib
 import json
 import os
 import resource
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -104,6 +106,16 @@ class Phases:
         usages = map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
         return sum(usage.ru_utime + usage.ru_stime for usage in usages)
 
+    @contextlib.contextmanager
+    def check(self, name: str) -> Iterator[None]:
+        """One named check of the boot: a failure inside says which, and its time is recorded."""
+        try:
+            yield
+        except BaseException as error:
+            error.add_note(f"boot check that failed: {name}")
+            raise
+        self.done(name)
+
     def done(self, name: str) -> None:
         now = time.monotonic()
         self.seconds[name] = round(now - self.last, 2)
@@ -158,37 +170,37 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         # compose.yaml's health commands, run against the running processes: in the pairwise
         # subset only, as each Celery ping costs a second or two of CPU.
         probes = healthchecks(project, table) if combo in PAIRWISE else {}
-        check_health_probes(group, probes)
-        phases.done("probes")
-
-        check_each_queue_runs_on_its_own_worker(group, queues)
-        phases.done("ping")
-        check_health_and_payment_pipeline(group, web, queues)
-        phases.done("health, pipeline")
-        check_scenarios(group, default, answers["project_name"])
-        phases.done("retry, dead letter, on-commit")
+        with phases.check("probes"):
+            check_health_probes(group, probes)
+        with phases.check("ping"):
+            check_each_queue_runs_on_its_own_worker(group, queues)
+        with phases.check("health, pipeline"):
+            check_health_and_payment_pipeline(group, web, queues)
+        with phases.check("retry, dead letter, on-commit"):
+            check_scenarios(group, default, answers["project_name"])
         if combo.result_backend != "none":
-            check_canvas(group, default, chords=combo.result_backend != "rpc")
-            phases.done("canvas")
+            with phases.check("canvas"):
+                check_canvas(group, default, chords=combo.result_backend != "rpc")
         operated = combo in OPERATED
         if operated:
-            check_readme_operator_commands(
-                group, queues, default, combo.broker, combo.result_backend
-            )
-            phases.done("README operator commands")
+            with phases.check("README operator commands"):
+                check_readme_operator_commands(
+                    group, queues, default, combo.broker, combo.result_backend
+                )
         if "flower" in table:
-            check_flower(group, env, queues, combo.broker)
-            phases.done("flower")
+            with phases.check("flower"):
+                check_flower(group, env, queues, combo.broker)
         if "beat" in table:
-            check_beat_sends_once(group)
-            phases.done("beat")
-        check_unconsumed_queue_turns_health_503(group, web, queues[-1], combo.broker)
-        if operated:
-            # The README's purge empties the queue whose worker the check above stopped.
-            check_readme_purge_empties_queue(group, web, queues[-1])
-        if probes:
-            check_stopped_worker_fails_its_probe(group, queues[-1], probes[f"worker-{queues[-1]}"])
-        phases.done("health 503")
+            with phases.check("beat"):
+                check_beat_sends_once(group)
+        with phases.check("health 503"):
+            check_unconsumed_queue_turns_health_503(group, web, queues[-1], combo.broker)
+            if operated:
+                # The README's purge empties the queue whose worker the check above stopped.
+                check_readme_purge_empties_queue(group, web, queues[-1])
+            if probes:
+                stopped = probes[f"worker-{queues[-1]}"]
+                check_stopped_worker_fails_its_probe(group, queues[-1], stopped)
         for process in group.processes.values():
             assert "rolled-back" not in process.log.read_text(), "a rolled-back task was sent"
         phases.processes = group.cpu_seconds()
@@ -207,12 +219,22 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         # in every combination but for Python and Django: it runs in the pairwise subset, which
         # holds every pair of those (and in the user-path tier); the others skip its 3 s.
         fuzz = "" if combo in PAIRWISE else " --ignore=tests/test_webhook_fuzz.py"
-        group.run(
-            "project-tests",
-            "python -m pytest -q -p no:cacheprovider" + fuzz,
-            300,
-            without=BOOT_ONLY,
-            DJANGO_SETTINGS_MODULE="config.settings.test",
-            **own_queues,
-        )
-        phases.done("project's own tests")
+        with phases.check("project's own tests"):
+            group.run(
+                "project-tests",
+                "python -m pytest -q -p no:cacheprovider" + fuzz,
+                300,
+                without=BOOT_ONLY,
+                DJANGO_SETTINGS_MODULE="config.settings.test",
+                **own_queues,
+            )
+
+
+def test_a_failing_boot_check_says_which() -> None:
+    phases = Phases()
+    with pytest.raises(AssertionError) as failed, phases.check("canvas"):
+        raise AssertionError("the chord never finished")
+    assert failed.value.__notes__ == ["boot check that failed: canvas"]
+    with phases.check("ping"):
+        pass
+    assert "ping" in phases.seconds and "canvas" not in phases.seconds
