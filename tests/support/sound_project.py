@@ -4,6 +4,7 @@ Django and ruff checks are shared between projects whose checked files (*.py and
 are byte-identical, so the deploy axis does not multiply them.
 """
 
+import ast
 import hashlib
 import json
 import os
@@ -196,6 +197,59 @@ def assert_only_chosen_files(project: Path, combo: Combination) -> None:
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, re.M))
     assert read <= documented, f"read but not in .env.example: {sorted(read - documented)}"
     assert documented <= read, f"in .env.example but never read: {sorted(documented - read)}"
+    assert_env_defaults(project, example)
+
+
+def assert_env_defaults(project: Path, example: str) -> None:
+    """.env.example's optional lines ("uncomment to change a default") give the value the code
+    uses where the variable is unset: one value, not two that can drift."""
+    optional = example.split("# --- Optional", 1)[1]
+    given = dict(re.findall(r"^# ([A-Z][A-Z0-9_]+)=(\S*)", optional, re.M))
+    defaults = code_defaults(project)
+    compared = [name for name in given if name in defaults]
+    assert len(compared) >= 10, f"too few defaults found in the code: {compared}"
+    for name in compared:
+        assert given[name] in defaults[name], (name, given[name], defaults[name])
+
+
+def code_defaults(project: Path) -> dict[str, set[str]]:
+    """Each variable the project's Python reads with a literal default (env.int("X", default=5),
+    os.environ.get("X", "5")), as .env would spell it: true/false, comma-separated lists."""
+    found: dict[str, set[str]] = {}
+    for path in project.rglob("*.py"):
+        if "tests" in path.relative_to(project).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and node.args):
+                continue
+            name = node.args[0]
+            if not (isinstance(name, ast.Constant) and str(name.value).isupper()):
+                continue
+            keyword = [k.value for k in node.keywords if k.arg == "default"]
+            default = keyword or node.args[1:2]
+            value = _literal(default[0]) if default else None
+            if value is not None:
+                found.setdefault(name.value, set()).add(_env_spelling(value))
+    return found
+
+
+def _literal(node: ast.expr):
+    """A constant, a list of constants or a product of numbers; None for anything else."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        left, right = _literal(node.left), _literal(node.right)
+        return left * right if isinstance(left, int) and isinstance(right, int) else None
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return None
+
+
+def _env_spelling(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 # --- process table ---------------------------------------------------------------------------
