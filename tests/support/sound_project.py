@@ -189,37 +189,41 @@ def assert_only_chosen_files(project: Path, combo: Combination) -> None:
     # .env.example documents every variable the project reads, and only those.
     read = {name for name, used in LIBRARY_READ.items() if used(answers)}
     read |= set(BROKERS[answers["broker"]].client_env)
-    for path in project.rglob("*.py"):
-        if "tests" not in path.relative_to(project).parts:
-            read |= set(ENV_READ.findall(path.read_text()))
+    sources = project_sources(project)
+    for source in sources:
+        read |= set(ENV_READ.findall(source))
     for path in [*project.glob("Procfile*"), *project.glob("compose.yaml")]:
         read |= set(SHELL_READ.findall(path.read_text()))
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, re.M))
     assert read <= documented, f"read but not in .env.example: {sorted(read - documented)}"
     assert documented <= read, f"in .env.example but never read: {sorted(documented - read)}"
-    assert_env_defaults(project, example)
+    assert_env_defaults(sources, example)
 
 
-def assert_env_defaults(project: Path, example: str) -> None:
+def project_sources(project: Path) -> list[str]:
+    """The text of every Python file the project runs (its tests aside)."""
+    paths = project.rglob("*.py")
+    return [p.read_text() for p in paths if "tests" not in p.relative_to(project).parts]
+
+
+def assert_env_defaults(sources: list[str], example: str) -> None:
     """.env.example's optional lines ("uncomment to change a default") give the value the code
     uses where the variable is unset: one value, not two that can drift."""
     optional = example.split("# --- Optional", 1)[1]
     given = dict(re.findall(r"^# ([A-Z][A-Z0-9_]+)=(\S*)", optional, re.M))
-    defaults = code_defaults(project)
+    defaults = code_defaults(sources)
     compared = [name for name in given if name in defaults]
     assert len(compared) >= 10, f"too few defaults found in the code: {compared}"
     for name in compared:
         assert given[name] in defaults[name], (name, given[name], defaults[name])
 
 
-def code_defaults(project: Path) -> dict[str, set[str]]:
+def code_defaults(sources: list[str]) -> dict[str, set[str]]:
     """Each variable the project's Python reads with a literal default (env.int("X", default=5),
     os.environ.get("X", "5")), as .env would spell it: true/false, comma-separated lists."""
     found: dict[str, set[str]] = {}
-    for path in project.rglob("*.py"):
-        if "tests" in path.relative_to(project).parts:
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
             if not (isinstance(node, ast.Call) and node.args):
                 continue
             name = node.args[0]

@@ -12,6 +12,8 @@ from .services import free_port, postgres_database
 
 # Names of databases and vhosts carry this run's own suffix: two runs on one machine never meet.
 RUN = secrets.token_hex(3)
+# Redis databases 0 to N-1 are the combinations' brokers; their result backends come after.
+RESULT_DB_OFFSET = len(runtime_combinations())
 
 
 def environment(combo: Combination, index: int, services: dict, boot_dir: Path) -> dict:
@@ -50,7 +52,7 @@ def environment(combo: Combination, index: int, services: dict, boot_dir: Path) 
         env["CELERY_SQS_WAIT_TIME_SECONDS"] = str(SQS_LONG_POLL_SECONDS)
     if combo.result_backend == "redis":
         # Results in a database of their own, numbered after every combination's broker one.
-        env["CELERY_RESULT_BACKEND"] = f"{redis}/{index + len(runtime_combinations())}"
+        env["CELERY_RESULT_BACKEND"] = f"{redis}/{index + RESULT_DB_OFFSET}"
     if answers["beat_scheduler"] == "redbeat" and combo.broker != "redis":
         env["CELERY_REDBEAT_REDIS_URL"] = env["CELERY_RESULT_BACKEND"]
     return env
