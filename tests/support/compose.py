@@ -91,6 +91,12 @@ def env_secrets(project: Path) -> set[str]:
     }
 
 
+def web_concurrency(project: Path) -> str:
+    """gunicorn's worker count in the deploy files: the number .env.example documents."""
+    example = (project / ".env.example").read_text()
+    return re.search(r"^# WEB_CONCURRENCY=(\d+) ", example, re.M)[1]
+
+
 def assert_compose(project: Path, answers: dict, procfile: dict[str, str]) -> None:
     env_values = env_secrets(project)
     development = read_procfile(project, "Procfile.dev")
@@ -102,6 +108,10 @@ def assert_compose(project: Path, answers: dict, procfile: dict[str, str]) -> No
         # No secret of .env is copied in; secrets come in by interpolation only.
         assert not [value for value in env_values if value in text], f"{filename} holds a secret"
         assert_services(document["services"], answers, procfile, development, filename)
+        if filename == "compose.production.yaml":
+            # gunicorn alone runs one worker: production runs the documented number, or .env's.
+            workers = document["services"]["web"]["environment"]["WEB_CONCURRENCY"]
+            assert workers == f"${{WEB_CONCURRENCY:-{web_concurrency(project)}}}", workers
 
 
 def assert_services(

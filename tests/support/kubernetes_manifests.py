@@ -20,7 +20,13 @@ import yaml
 from referencing import Registry, Resource
 
 from .brokers import BROKERS
-from .compose import SECRET_NAME, assert_probe_names_node, env_secrets, healthchecks
+from .compose import (
+    SECRET_NAME,
+    assert_probe_names_node,
+    env_secrets,
+    healthchecks,
+    web_concurrency,
+)
 
 # The Kubernetes version the manifests are validated against.
 KUBERNETES_VERSION = "1.33.0"
@@ -157,6 +163,9 @@ def assert_kubernetes(project: Path, answers: dict, procfile: dict[str, str]) ->
         validate(document, f"built {OVERLAY}")
     kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
     assert_objects(built, answers, procfile, kustomization)
+    # gunicorn alone runs one worker: the pods run the number .env.example documents.
+    (config,) = by_kind(built, "ConfigMap").values()
+    assert config["data"]["WEB_CONCURRENCY"] == web_concurrency(project), config["data"]
     if (project / "compose.yaml").exists():
         assert_targets_agree(built, healthchecks(project, procfile))
 
