@@ -5,7 +5,9 @@ clone of a published copy of this repository (a bare clone of the tagged test re
 way a user runs them after `git clone`. Copier is the README's own pinned `uvx copier@...`.
 """
 
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import copier
@@ -119,3 +121,21 @@ def test_readme_render_commands_use_the_suites_copier() -> None:
         for command in tested_block(README, name):
             if command.startswith("uvx copier"):
                 assert f"uvx copier@{copier.__version__} " in command, (name, command)
+
+
+def test_readme_selection_by_test_id_selects_those_combinations() -> None:
+    """The README's `nox -s tests -- -k "..."` passes its arguments to pytest as they are (the
+    noxfile's tests session): those arguments select render and boot tests of that broker and
+    scheduler only."""
+    found = re.search(r'`nox -s tests -- -k "([^"]+)"`', README.read_text())
+    assert found, "the README's example selection is gone"
+    expression = found[1]
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    result = subprocess.run(
+        [*command, "-k", expression, "tests"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    ids = [line for line in result.stdout.splitlines() if "::" in line]
+    wanted = [term for term in expression.split() if ":" in term]
+    assert wanted and all(term in i for i in ids for term in wanted), ids
+    assert any("tests/boot/" in i for i in ids) and any("test_render_matrix" in i for i in ids)
