@@ -146,8 +146,15 @@ def import_checks(command: str) -> list[list[str]]:
     """Commands that import what a Procfile line runs, derived from the line itself."""
     program, *args = shlex.split(command)
     if program == "gunicorn":
-        module, attribute = next(a for a in args if not a.startswith("-")).split(":")
-        return [["python", "-c", f"import {module}; assert callable({module}.{attribute})"]]
+        # Its settings module (--config python:MODULE), then the WSGI application (MODULE:NAME).
+        values = {args[i + 1] for i, a in enumerate(args[:-1]) if a.startswith("-")}
+        settings = [a.removeprefix("python:") for a in values if a.startswith("python:")]
+        module, attribute = next(a for a in args if ":" in a and a not in values).split(":")
+        checks = [["python", "-c", f"import {m}"] for m in settings]
+        return [
+            *checks,
+            ["python", "-c", f"import {module}; assert callable({module}.{attribute})"],
+        ]
     if program == "celery":
         app, subcommand = args[args.index("-A") + 1 : args.index("-A") + 3]
         # Celery's command line loads the app, then finds the subcommand (flower's is a plugin).

@@ -60,10 +60,11 @@ def test_question_reference_lists_every_question_of_copier_yml(site: Path) -> No
 
 def test_queue_tables_are_the_rendered_queue_specs(site: Path) -> None:
     text = text_of(site / "reference" / "index.html")
-    # The workload topology's middle queue, as copier.yml defines it: 8 children, prefetch 4.
-    assert "workload communications default, io 8 4 120 180" in text
+    # The workload topology's middle queue, as copier.yml defines it: 8 children, prefetch 4,
+    # and its alerts' thresholds (1000 messages, 300 s).
+    assert "workload communications default, io 8 4 120 180 1000 300" in text
     # On Redis the same queue's worker runs the gevent pool instead.
-    assert "workload communications default, io 32 2 120 180 gevent redis" in text
+    assert "workload communications default, io 32 2 120 180 1000 300 gevent redis" in text
     assert "worker-bulk worker celery -A config worker --queues bulk --hostname" in text
 
 

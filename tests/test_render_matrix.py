@@ -82,6 +82,11 @@ def test_kubernetes_manifests_run_the_procfile(combo, project, shared_requiremen
     check("kubernetes", project, combo, shared_requirements)
 
 
+@pytest.mark.parametrize("combo", combinations("monitoring"))
+def test_alerts_and_dashboard_watch_every_queue(combo, project, shared_requirements) -> None:
+    check("monitoring", project, combo, shared_requirements)
+
+
 def test_every_behaviour_has_its_test() -> None:
     source = Path(__file__).read_text()
     untested = [name for name in BEHAVIOURS if f'check("{name}", ' not in source]

@@ -379,8 +379,8 @@ def computed_section(copier: dict, env: jinja2.Environment, lines: dict, notes: 
         "",
         *notes["queue_specs"],
         "| topology | queue | roles | concurrency | prefetch | soft limit (s) | hard limit (s) "
-        "| pool | brokers |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| alert: waiting | alert: age (s) | pool | brokers |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     brokers = list(copier["broker"]["choices"].values())
     routes_by_topology = {}
@@ -397,6 +397,7 @@ def computed_section(copier: dict, env: jinja2.Environment, lines: dict, notes: 
                 name = f"**`{q['name']}`**" if q["name"] == default else f"`{q['name']}`"
                 roles = ", ".join(q["roles"]) or "none"
                 limits = f"{q['concurrency']} | {q['prefetch']} | {q['soft']} | {q['hard']}"
+                limits += f" | {q['alert_pending']} | {q['alert_age']}"
                 row = f"| `{topology}` | {name} | {roles} | {limits} | {q['pool']} |"
                 rows.setdefault(row, (index, []))[1].append(broker)
             if broker == answers["broker"]:
@@ -420,6 +421,7 @@ def computed_section(copier: dict, env: jinja2.Environment, lines: dict, notes: 
         label = f"`{task}`" if task else "any task without a route"
         out.append(f"| {label} | {role} | " + " | ".join(queues) + " |")
     context = answers | {"queues": EXAMPLE_QUEUES}
+    context["metrics_base_port"] = computed(copier, env, "metrics_base_port", context)
     specs = computed(copier, env, "queue_specs", context)
     processes = computed(copier, env, "processes", context | {"queue_specs": specs})
     shown = ", ".join(
@@ -435,11 +437,12 @@ def computed_section(copier: dict, env: jinja2.Environment, lines: dict, notes: 
         f"Kubernetes manifests are rendered from, for the default answers ({shown}).",
         "",
         *notes["processes"],
-        "| name | kind | command | health check | grace (s) |",
-        "|---|---|---|---|---|",
+        "| name | kind | command | health check | grace (s) | metrics port |",
+        "|---|---|---|---|---|---|",
     ]
     for p in processes:
         row = [f"`{p['name']}`", p["kind"], _code(p["command"]), _code(p["health"]), p["grace"]]
+        row.append(p["metrics_port"] or "")
         out.append("| " + " | ".join(str(cell) for cell in row) + " |")
     default = computed(copier, env, "default_queue", context | {"queue_specs": specs})
     out += [

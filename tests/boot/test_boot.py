@@ -30,10 +30,24 @@ from support.boot.checks import (
     wait_until,
 )
 from support.boot.environment import environment
+from support.boot.metrics import (
+    check_beat_metrics,
+    check_metrics_are_private,
+    check_prometheus_scrapes_every_process,
+    check_prometheus_sees_a_stopped_queue,
+    check_queue_metrics_rise,
+    check_task_counters,
+    check_web_counts_what_it_sends,
+    check_worker_says_what_it_consumes,
+    metrics_ports,
+    snapshot,
+)
 from support.boot.processes import ProcessGroup, procfile
+from support.boot.prometheus import prometheus
 from support.boot.services import drop_all, wait_for_port
 from support.compose import healthchecks
 from support.matrix import (
+    PROJECT_NAMES,
     TOPOLOGY_DEFAULT_QUEUE,
     TOPOLOGY_QUEUES,
     Combination,
@@ -52,6 +66,9 @@ BOOTED = PAIRWISE if boot_mode() == "quick" else COMBINATIONS
 # The README's operator commands behave by broker and result backend only, and each `celery`
 # start costs a second or more of CPU: they run in the first booted combination of each pair.
 OPERATED = list({(c.broker, c.result_backend): c for c in reversed(BOOTED)}.values())
+# Where a real Prometheus scrapes the processes and evaluates the project's alerts: one Redis
+# combination (its queue metrics are the fullest) with Beat.
+WATCHED = next(c for c in BOOTED if c.broker == "redis" and c.beat_scheduler != "none")
 
 
 def suite_combinations(booted: list[Combination]) -> list[Combination]:
@@ -154,7 +171,7 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         drop_all(database.rsplit("/", 1)[1])
         phases.report(combo.runtime_id)
 
-    with group.running(cleanup):
+    with group.running(cleanup), contextlib.ExitStack() as stack:
         group.run("release", table["release"])
         phases.done("release")
         for name, command in table.items():
@@ -167,6 +184,13 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
             log = group.processes[f"worker-{queue}"].log
             wait_until(lambda log=log: " ready." in log.read_text(), f"worker-{queue} ready", group)
         phases.done("start")
+        slug = PROJECT_NAMES[answers["project_name"]]
+        ports = metrics_ports(project, int(env["METRICS_BASE_PORT"]))
+        watcher = None
+        if combo == WATCHED:
+            targets = {name: port for name, port in ports.items() if name in table}
+            rules = project / "monitoring" / "alerts.yml"
+            watcher = stack.enter_context(prometheus(targets, rules, boot_dir / "prometheus"))
         # compose.yaml's health commands, run against the running processes: in the pairwise
         # subset only, as each Celery ping costs a second or two of CPU.
         probes = healthchecks(project, table) if combo in PAIRWISE else {}
@@ -174,10 +198,18 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
             check_health_probes(group, probes)
         with phases.check("ping"):
             check_each_queue_runs_on_its_own_worker(group, queues)
+        with phases.check("metrics are private"):
+            check_metrics_are_private(group, web, ports)
+            check_worker_says_what_it_consumes(group, ports, queues)
+            if watcher:
+                check_prometheus_scrapes_every_process(group, watcher, list(targets))
         with phases.check("health, pipeline"):
             check_health_and_payment_pipeline(group, web, queues)
+            check_web_counts_what_it_sends(group, ports, slug)
+        before = snapshot(group, ports, default, slug)
         with phases.check("retry, dead letter, on-commit"):
             check_scenarios(group, default, answers["project_name"])
+            check_task_counters(group, ports, default, slug, before)
         if combo.result_backend != "none":
             with phases.check("canvas"):
                 check_canvas(group, default, chords=combo.result_backend != "rpc")
@@ -192,9 +224,14 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
                 check_flower(group, env, queues, combo.broker)
         if "beat" in table:
             with phases.check("beat"):
+                check_beat_metrics(group, ports, slug)
                 check_beat_sends_once(group)
         with phases.check("health 503"):
             check_unconsumed_queue_turns_health_503(group, web, queues[-1], combo.broker)
+            check_queue_metrics_rise(group, ports, queues[-1], combo.broker == "redis")
+            if watcher:
+                seconds = check_prometheus_sees_a_stopped_queue(group, watcher, queues[-1])
+                print(f"prometheus: {queues[-1]}'s alert pending {seconds:.1f} s after the check")
             if operated:
                 # The README's purge empties the queue whose worker the check above stopped.
                 check_readme_purge_empties_queue(group, web, queues[-1])

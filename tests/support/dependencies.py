@@ -32,6 +32,8 @@ PROVIDERS = {
     "hypothesis": ("hypothesis", None),
     "psycopg": ("psycopg", None),
     "pythonjsonlogger": ("python-json-logger", None),
+    "prometheus_client": ("prometheus-client", None),
+    "django_prometheus": ("django-prometheus", None),
 }
 # A dotted path in a string (INSTALLED_APPS, MIDDLEWARE, schedulers, storages).
 DOTTED = re.compile(r"^([a-z_]+)(\.[A-Za-z_]+)+(:[A-Za-z_]+)?$")

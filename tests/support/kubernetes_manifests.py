@@ -313,12 +313,22 @@ def assert_pod_hardened(pod: dict, name: str, image: str) -> None:
     assert {"name": "tmp", "emptyDir": {}} in pod["volumes"], name
 
 
+# The only way in to a metrics port: from the monitoring namespace's pods (Prometheus).
+METRICS_RULE = {
+    "ports": [{"port": "metrics"}],
+    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+}
+
+
 def assert_network_policies(objects: list[dict], workloads: list[dict]) -> None:
     """Each workload's pods are selected by exactly one NetworkPolicy of their namespace, which
-    refuses every connection in but web's port (from anywhere) and Flower's (from the namespace)."""
+    refuses every connection in but web's port (from anywhere), Flower's (from the namespace)
+    and the metrics ports (from the monitoring namespace), and no Service leads to a metrics port.
+    """
     policies = by_kind(objects, "NetworkPolicy")
     for workload in workloads:
-        pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+        template = workload["spec"]["template"]
+        pod_labels = template["metadata"]["labels"]
         namespace = workload["metadata"]["namespace"]
         selecting = [
             policy
@@ -331,18 +341,32 @@ def assert_network_policies(objects: list[dict], workloads: list[dict]) -> None:
         (policy,) = selecting
         assert policy["spec"]["policyTypes"] == ["Ingress"], component
         rules = policy["spec"].get("ingress", [])
-        ports = workload["spec"]["template"]["spec"]["containers"][0].get("ports", [])
+        ports = template["spec"]["containers"][0].get("ports", [])
+        names = [port["name"] for port in ports]
         if component == "web":
             # The container's own port, from anywhere (no `from`: the ingress controller's
             # namespace is the cluster's choice).
-            assert rules == [{"ports": [{"port": "http"}]}], rules
-            assert [port["name"] for port in ports] == ["http"]
+            assert rules == [{"ports": [{"port": "http"}]}, METRICS_RULE], rules
+            assert names == ["http", "metrics"]
         elif component == "flower":
             # Only pods of this namespace: no namespaceSelector, no ipBlock.
             assert rules == [{"ports": [{"port": "http"}], "from": [{"podSelector": {}}]}], rules
-        else:
-            # Workers, Beat and the migration serve nothing: no rule, so nothing gets in.
+            assert names == ["http"]
+        elif component == "migrate":
+            # The migration serves nothing: no rule, so nothing gets in.
             assert rules == [] and not ports, (component, rules)
+        else:
+            # Workers and Beat serve only their metrics.
+            assert rules == [METRICS_RULE] and names == ["metrics"], (component, rules)
+        if "metrics" in names:
+            # Prometheus's Kubernetes discovery finds the port where the container serves it.
+            port = next(port["containerPort"] for port in ports if port["name"] == "metrics")
+            annotations = template["metadata"]["annotations"]
+            assert annotations["prometheus.io/scrape"] == "true", component
+            assert annotations["prometheus.io/port"] == str(port), component
+    for service in by_kind(objects, "Service").values():
+        targets = [port["targetPort"] for port in service["spec"]["ports"]]
+        assert "metrics" not in targets, service["metadata"]["name"]
     assert len(policies) == len(workloads), sorted(policies)
 
 

@@ -25,13 +25,15 @@ from .doctrine import RABBITMQ_CONSUMER_TIMEOUT, RESULT_BACKEND_URL, assert_doct
 from .inspect_project import MODES
 from .kubernetes_manifests import assert_kubernetes
 from .matrix import PROJECT_NAMES, TOPOLOGY_DEFAULT_QUEUE, TOPOLOGY_QUEUES, Combination
+from .monitoring import assert_monitoring
 from .project_env import project_requirements, venv_with
 from .readme_blocks import tested_block
 from .settings_registry import assert_registry
 
 INSPECT = Path(__file__).with_name("inspect_project.py")
-# Jinja left in a rendered file; GitHub Actions' own ${{ ... }} expressions are not Jinja.
-LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+# Jinja left in a rendered file. Not Jinja: GitHub Actions' ${{ ... }}, the Go templates of
+# Prometheus alerts ({{ $value }}, {{ $labels.task }}) and Grafana's legends ({{queue}}, no spaces).
+LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{(?! \$)(?!\w+\}\})|\{%|\{#")
 # A row of the README's queue table: queue, its worker, the example tasks routed there.
 QUEUE_ROW = re.compile(r"^\| `(?P<queue>\w+)` \| `worker-(?P=queue)` \| (?P<routed>.*) \|$", re.M)
 # A line of the comment above TASK_ROUTES: "#   <queue>: <what goes there>".
@@ -117,6 +119,10 @@ def assert_kubernetes_files(project: Path, combo: Combination, shared: Shared) -
     assert_kubernetes(project, combo.answers(), read_procfile(project))
 
 
+def assert_monitoring_files(project: Path, combo: Combination, shared: Shared) -> None:
+    assert_monitoring(project, combo)
+
+
 def _targets(combo: Combination) -> list[str]:
     return combo.answers()["deploy_targets"]
 
@@ -131,6 +137,8 @@ BEHAVIOURS = {
     "image": (assert_image, lambda combo: bool(_targets(combo))),
     "compose": (assert_compose_files, lambda combo: "compose" in _targets(combo)),
     "kubernetes": (assert_kubernetes_files, lambda combo: "kubernetes" in _targets(combo)),
+    # The same files whatever the deploy targets: checked once per runtime combination.
+    "monitoring": (assert_monitoring_files, lambda combo: combo.deploy == "compose"),
 }
 
 
@@ -276,7 +284,7 @@ def assert_process_table(procfile: dict[str, str], combo: Combination) -> None:
         soft = int(re.search(r"--soft-time-limit (\d+)", command).group(1))
         assert soft < hard < RABBITMQ_CONSUMER_TIMEOUT
     assert procfile["release"] == "python manage.py migrate --noinput"
-    assert procfile["web"].startswith("gunicorn config.wsgi:application")
+    assert procfile["web"].startswith("gunicorn --config python:config.gunicorn config.wsgi:")
     if "flower" in procfile:
         assert "--conf=config/flower.py" in procfile["flower"]
 

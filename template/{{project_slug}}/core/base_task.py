@@ -63,9 +63,11 @@ class BaseTask(DjangoTask):
         # The request context is per delivery: the start time travels with it to on_success.
         setattr(self.request, "started_at", time.monotonic())  # noqa: B010
         logger.info("task started", extra={"attempt": self.request.retries + 1})
+        self._count("started")
 
     def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
         logger.info("task succeeded", extra={"duration_s": self._duration()})
+        self._count("succeeded")
 
     def on_retry(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
@@ -75,6 +77,7 @@ class BaseTask(DjangoTask):
             exc,
             extra={"attempt": self.request.retries + 1, "duration_s": self._duration()},
         )
+        self._count("retried")
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
@@ -84,6 +87,7 @@ class BaseTask(DjangoTask):
         if database_unreachable(exc):
             # An outage, not a fault of the task: it runs again once the database is back (checked
             # on the error, not by reconnecting here: the server may be back by now).
+            self._count("retried")
             self._send_back_to_broker(exc, "the database is unreachable")
             return
         logger.error("task failed for good: %r", exc, extra={"duration_s": self._duration()})
@@ -100,7 +104,11 @@ class BaseTask(DjangoTask):
                 attempts=self.request.retries + 1,
             )
         except DatabaseError as error:
+            self._count("retried")
             self._send_back_to_broker(error, "its dead letter cannot be written")
+            return
+        self._count("failed")
+        self._count("dead_lettered")
 
     def _send_back_to_broker(self, error: BaseException, why: str) -> None:
         """Without its dead letter, a task must not vanish: send it again, due after the longest
@@ -120,6 +128,14 @@ class BaseTask(DjangoTask):
             why,
             error,
         )
+
+    def _count(self, event: str) -> None:
+        """One event of this run in the task metrics (core/metrics.py), with its duration."""
+        # Imported when a task first runs, not with this class: a worker imports this class before
+        # it sets up the metrics directory, which must come first (config/metrics.py).
+        from .metrics import count_task_event
+
+        count_task_event(self, event, self._duration())
 
     def _duration(self) -> float | None:
         started_at = getattr(self.request, "started_at", None)

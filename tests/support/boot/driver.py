@@ -16,6 +16,8 @@ Commands (each returns what it sent, or the results it got):
                             send N core.tasks.record tasks that each work for SECONDS, with keys
                             record-0 ... record-(N-1) (or PREFIX-0 ...), each with SOFT_LIMIT
                             seconds as its own soft time limit if given
+    metrics PORT            the samples served on 127.0.0.1:PORT, read with the project's
+                            prometheus-client: [[name, labels, value], ...]
     manage NAME [ARG ...]   run a management command, as manage.py would
     sql QUERY               the first column of the first row of QUERY's answer, as text
 
@@ -76,6 +78,15 @@ def run(core, command: str, *args: str):
         return [send((key, seconds), queue=queue, soft_time_limit=soft).id for key in keys]
     if command == "canvas":
         return canvas(core, *args)
+    if command == "metrics":
+        from urllib.request import urlopen
+
+        from prometheus_client.parser import text_string_to_metric_families
+
+        with urlopen(f"http://127.0.0.1:{args[0]}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        families = text_string_to_metric_families(text)
+        return [[s.name, s.labels, s.value] for family in families for s in family.samples]
     if command == "manage":
         from django.core.management import call_command
 

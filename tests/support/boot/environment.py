@@ -8,12 +8,14 @@ from pathlib import Path
 from ..brokers import BROKERS
 from ..matrix import Combination, runtime_combinations
 from .checks import FLOWER_AUTH, SQS_LONG_POLL_SECONDS, WEBHOOK_SECRET
-from .services import free_port, postgres_database
+from .services import free_port, free_ports, postgres_database
 
 # Names of databases and vhosts carry this run's own suffix: two runs on one machine never meet.
 RUN = secrets.token_hex(3)
 # Redis databases 0 to N-1 are the combinations' brokers; their result backends come after.
 RESULT_DB_OFFSET = len(runtime_combinations())
+# The most metrics ports a project serves: web, three queues' workers and Beat.
+METRICS_PORTS = 5
 
 
 def environment(combo: Combination, index: int, services: dict, boot_dir: Path) -> dict:
@@ -41,6 +43,8 @@ def environment(combo: Combination, index: int, services: dict, boot_dir: Path) 
         "FLOWER_PORT": str(free_port()),
         "FLOWER_ADDRESS": "127.0.0.1",
         "FLOWER_BASIC_AUTH": FLOWER_AUTH,
+        # Web's metrics port, then each worker's and Beat's (config/metrics.py): at most 5.
+        "METRICS_BASE_PORT": str(free_ports(METRICS_PORTS)),
     }
     env["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{env['PORT']} --workers 1"
     broker = BROKERS[combo.broker]

@@ -6,8 +6,10 @@ that it keeps an append-only file and can be restarted by the delivery tests wit
 server anybody else uses, moto_server because nothing else provides SQS here.
 """
 
+import contextlib
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -39,6 +41,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_ports(count: int) -> int:
+    """The first of COUNT consecutive ports that are free now (a project's metrics ports)."""
+    for _ in range(100):
+        first = random.randrange(20000, 60000 - count)
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(first, first + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
