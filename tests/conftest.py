@@ -115,7 +115,14 @@ def _no_index(self, dst_relpath: Path, src_mode: int) -> None:
 
 # Answers whose dependencies, together, cover every choice: the shared check environments.
 SUPERSET_ANSWERS = [
-    {"broker": "sqs", "result_backend": "redis", "beat_scheduler": "redbeat", "use_flower": True},
+    {
+        "broker": "sqs",
+        "result_backend": "redis",
+        "beat_scheduler": "redbeat",
+        "use_flower": True,
+        "error_tracking": "sentry",
+        "tracing": "opentelemetry",
+    },
     # RabbitMQ needs nothing Celery lacks; a Redis broker's workload topology needs gevent.
     {
         "broker": "redis",

@@ -169,6 +169,10 @@ def test_defaults_give_the_documented_stack(render, tmp_path) -> None:
     assert answers["queue_topology"] == "priority" and answers["deploy_targets"] == ["compose"]
     assert answers["python_version"] == "3.13" and answers["django_version"] == "5.2"
     assert answers["use_flower"] is True and answers["ci"] == "github"
+    # Error tracking and tracing are off unless asked for: neither is in the project at all.
+    assert answers["error_tracking"] == "none" and answers["tracing"] == "none"
+    pyproject = (project / "pyproject.toml").read_text()
+    assert "sentry" not in pyproject and "opentelemetry" not in pyproject
 
 
 def test_custom_topology_makes_the_first_queue_the_default(render, tmp_path) -> None:

@@ -44,7 +44,9 @@ from support.boot.metrics import (
 )
 from support.boot.processes import ProcessGroup, procfile
 from support.boot.prometheus import prometheus
+from support.boot.sentry import check_failures_reported_once, sentry_endpoint
 from support.boot.services import drop_all, wait_for_port
+from support.boot.tracing import TRACING_ENV, check_request_trace_reaches_its_tasks
 from support.compose import healthchecks
 from support.matrix import (
     PROJECT_NAMES,
@@ -160,6 +162,12 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
     project = render(answers, boot_dir / "project")
     venv = venv_with(project_requirements(project), answers["python_version"])
     env = environment(combo, index, boot_services, boot_dir)
+    stack = contextlib.ExitStack()
+    reported = None
+    if answers["error_tracking"] == "sentry":
+        env["SENTRY_DSN"], reported = stack.enter_context(sentry_endpoint())
+    if answers["tracing"] == "opentelemetry":
+        env |= TRACING_ENV
     phases.done("render, install, services")
     group = ProcessGroup(project=project, venv=venv, env=env, logs=boot_dir / "logs")
     table = procfile(project)
@@ -171,7 +179,7 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         drop_all(database.rsplit("/", 1)[1])
         phases.report(combo.runtime_id)
 
-    with group.running(cleanup), contextlib.ExitStack() as stack:
+    with stack, group.running(cleanup):
         group.run("release", table["release"])
         phases.done("release")
         for name, command in table.items():
@@ -206,10 +214,15 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         with phases.check("health, pipeline"):
             check_health_and_payment_pipeline(group, web, queues)
             check_web_counts_what_it_sends(group, ports, slug)
+        if answers["tracing"] == "opentelemetry":
+            with phases.check("trace"):
+                check_request_trace_reaches_its_tasks(group, web, slug)
         before = snapshot(group, ports, default, slug)
         with phases.check("retry, dead letter, on-commit"):
             check_scenarios(group, default, answers["project_name"])
             check_task_counters(group, ports, default, slug, before)
+            if reported:
+                check_failures_reported_once(group, reported)
         if combo.result_backend != "none":
             with phases.check("canvas"):
                 check_canvas(group, default, chords=combo.result_backend != "rpc")

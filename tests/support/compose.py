@@ -164,6 +164,15 @@ def assert_services(
     for beat in beats:
         assert services[beat]["deploy"]["replicas"] == 1
         assert_probe_names_node(health_command(services[beat]), [], answers["broker"])
+    # Metrics: each process's port is on the project's network only, never published to the host.
+    exposed = {s: body.get("expose", []) for s, body in services.items() if body.get("expose")}
+    assert set(exposed) == {
+        n for n in procfile if n == "web" or n == "beat" or n.startswith("worker-")
+    }
+    for service, ports in exposed.items():
+        published = [str(p).rsplit(":", 1)[-1] for p in services[service].get("ports", [])]
+        assert not set(map(str, ports)) & set(published), (filename, service)
+        assert services[service]["environment"]["METRICS_ADDRESS"] == "0.0.0.0"
     # Flower: published on loopback only; its credentials come from .env, never from here.
     if "flower" in services:
         assert all(str(port).startswith("127.0.0.1:") for port in services["flower"]["ports"])

@@ -34,6 +34,8 @@ PROVIDERS = {
     "pythonjsonlogger": ("python-json-logger", None),
     "prometheus_client": ("prometheus-client", None),
     "django_prometheus": ("django-prometheus", None),
+    "sentry_sdk": ("sentry-sdk", None),
+    "opentelemetry": ("opentelemetry-sdk", None),
 }
 # A dotted path in a string (INSTALLED_APPS, MIDDLEWARE, schedulers, storages).
 DOTTED = re.compile(r"^([a-z_]+)(\.[A-Za-z_]+)+(:[A-Za-z_]+)?$")

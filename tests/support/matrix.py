@@ -26,6 +26,8 @@ AXES = ("broker", "backend", "beat", "topology")
 PYTHON_VERSIONS = ("3.12", "3.13")
 DJANGO_VERSIONS = ("5.2", "6.0")
 CIS = ("github", "gitlab", "none")
+ERROR_TRACKERS = ("none", "sentry")
+TRACERS = ("none", "opentelemetry")
 # The default name, and one whose slug is as long as the template allows (30 characters), so that
 # generated code is shown to stay formatted whatever the slug.
 PROJECT_NAMES = {
@@ -109,7 +111,8 @@ class Combination:
 
 
 def varied(runtime_id: str) -> dict:
-    """Python, Django, Flower and CI, spread over the matrix by a hash of the runtime combination.
+    """Python, Django, Flower, CI, project name, error tracking and tracing, spread over the
+    matrix by a hash of the runtime combination.
 
     A hash, not a counter, so that no varied value lines up with one axis of the product.
     """
@@ -120,6 +123,8 @@ def varied(runtime_id: str) -> dict:
         "use_flower": bool(digest[2] % 2),
         "ci": CIS[digest[3] % 3],
         "project_name": list(PROJECT_NAMES)[digest[4] % 2],
+        "error_tracking": ERROR_TRACKERS[digest[5] % 2],
+        "tracing": TRACERS[digest[6] % 2],
     }
 
 

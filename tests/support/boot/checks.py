@@ -88,7 +88,9 @@ def retry_countdowns(events: list[dict]) -> list[int]:
     return [int(wait.group(1)) for wait in waits if wait]
 
 
-def signed_webhook(base: str, payload: dict, age: int = 0) -> tuple[int, str]:
+def signed_webhook(
+    base: str, payload: dict, age: int = 0, headers: dict | None = None
+) -> tuple[int, str]:
     """POST `payload` signed as the provider signs it, `age` seconds ago: the header is
     `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (the project's payments/signatures.py).
     """
@@ -97,7 +99,9 @@ def signed_webhook(base: str, payload: dict, age: int = 0) -> tuple[int, str]:
     signed = f"{timestamp}.".encode() + body
     digest = hmac.new(WEBHOOK_SECRET.encode(), signed, hashlib.sha256).hexdigest()
     signature = f"t={timestamp},v1={digest}"
-    headers = {"Content-Type": "application/json", "X-Webhook-Signature": signature}
+    headers = {"Content-Type": "application/json", "X-Webhook-Signature": signature} | (
+        headers or {}
+    )
     return http(f"{base}/payments/webhook/", body, headers)
 
 
