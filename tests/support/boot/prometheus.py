@@ -5,7 +5,6 @@ from the outside."""
 import contextlib
 import json
 import shutil
-import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .services import free_port, wait_for_port
+from .services import free_port, serving
 
 # Scrape and evaluate every second: the checks time detection in scrape intervals.
 INTERVAL_SECONDS = 1
@@ -51,15 +50,8 @@ def prometheus(targets: dict[str, int], rules: Path, workdir: Path) -> Iterator[
         f"--storage.tsdb.path={workdir / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
-    log = (workdir / "prometheus.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, "prometheus", process)
+    with serving(command, port, "prometheus", workdir / "prometheus.log"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def query(base: str, expression: str) -> list[dict]:

@@ -148,16 +148,21 @@ def sqs_endpoint(log: Path) -> Iterator[str]:
     binary = Path(sys.executable).with_name("moto_server")
     if not binary.exists():
         pytest.fail("moto_server is not installed: pip install 'moto[server]' (a test dependency)")
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
-        )
-    try:
-        wait_for_port(port, "moto_server", process)
+    with serving([str(binary), "-H", "127.0.0.1", "-p", str(port)], port, "moto_server", log):
         yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+
+
+@contextmanager
+def serving(command: list[str], port: int, what: str, log: Path) -> Iterator[None]:
+    """Run a server's COMMAND, its output in LOG, while the block runs, once PORT answers."""
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port, what, process)
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def require_postgres() -> None:
