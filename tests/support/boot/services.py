@@ -43,10 +43,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Below the kernel's ephemeral range (ip_local_port_range, 32768 and up by default), from which
+# every outgoing connection and free_port() take theirs: a block chosen there was sometimes taken
+# by a client socket before its process could listen on it.
+BELOW_EPHEMERAL = (10000, 32000)
+
+
 def free_ports(count: int) -> int:
     """The first of COUNT consecutive ports that are free now (a project's metrics ports)."""
     for _ in range(100):
-        first = random.randrange(20000, 60000 - count)
+        first = random.randrange(BELOW_EPHEMERAL[0], BELOW_EPHEMERAL[1] - count)
         try:
             with contextlib.ExitStack() as held:
                 for port in range(first, first + count):
