@@ -58,16 +58,16 @@ def thresholds(combo: Combination) -> dict[str, tuple[int, int]]:
 def served_metrics(project: Path) -> set[str]:
     """The metric names the project's code creates (prometheus-client objects and families)."""
     names = set()
-    for path in (project / "config").glob("*.py"), project.glob("*/core/metrics.py"):
-        for source in path:
-            for node in ast.walk(ast.parse(source.read_text())):
-                if isinstance(node, ast.Call) and node.args:
-                    function = getattr(node.func, "id", getattr(node.func, "attr", ""))
-                    first = node.args[0]
-                    if function in {"Counter", "Gauge", "Histogram", "GaugeMetricFamily"} and (
-                        isinstance(first, ast.Constant)
-                    ):
-                        names.add(first.value)
+    sources = [*(project / "config").glob("*.py"), *project.glob("*/core/metrics.py")]
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Call) and node.args:
+                function = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                first = node.args[0]
+                if function in {"Counter", "Gauge", "Histogram", "GaugeMetricFamily"} and (
+                    isinstance(first, ast.Constant)
+                ):
+                    names.add(first.value)
     return names
 
 

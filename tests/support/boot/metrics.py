@@ -28,6 +28,11 @@ def metrics_ports(project: Path, base: int) -> dict[str, int]:
     return {name: base + offset for name, offset in offsets.items()}
 
 
+def worker(queue: str) -> str:
+    """The process (and metrics port) name of a queue's worker, as the process table names it."""
+    return f"worker-{queue.replace('_', '-')}"
+
+
 def scrape(group: ProcessGroup, port: int) -> list[tuple[str, dict, float]]:
     return [(name, labels, value) for name, labels, value in group.driver("metrics", str(port))]
 
@@ -84,7 +89,7 @@ def check_web_counts_what_it_sends(group: ProcessGroup, ports: dict[str, int], s
 
 
 def snapshot(group: ProcessGroup, ports: dict[str, int], queue: str, slug: str) -> dict:
-    samples = scrape(group, ports[f"worker-{queue.replace('_', '-')}"])
+    samples = scrape(group, ports[worker(queue)])
     names = ("fail_transiently", "fail")
     return {name: task_counts(samples, f"{slug}.core.tasks.{name}", queue) for name in names}
 
@@ -122,9 +127,8 @@ def check_queue_metrics_rise(
 ) -> None:
     """With the queue's worker stopped and tasks waiting, web's metrics show them waiting (and
     on Redis for longer at each scrape), and no served metric says a worker consumes the queue."""
-    worker = f"worker-{queue.replace('_', '-')}"
-    assert not group.processes[worker].running()
-    assert not port_open(ports[worker]), "a stopped worker's metrics port still answers"
+    assert not group.processes[worker(queue)].running()
+    assert not port_open(ports[worker(queue)]), "a stopped worker's metrics port still answers"
     first = scrape(group, ports["web"])
     assert value(first, "celery_broker_up") == 1
     assert value(first, "celery_queue_depth", queue=queue) >= 4, first
@@ -148,7 +152,7 @@ def check_worker_says_what_it_consumes(
     group: ProcessGroup, ports: dict[str, int], queues: list[str]
 ) -> None:
     for queue in queues:
-        samples = scrape(group, ports[f"worker-{queue.replace('_', '-')}"])
+        samples = scrape(group, ports[worker(queue)])
         consumed = {
             labels["queue"] for n, labels, v in samples if n == "celery_worker_consuming" and v == 1
         }
@@ -184,7 +188,6 @@ def check_prometheus_sees_a_stopped_queue(group: ProcessGroup, base: str, queue:
     pending = f'ALERTS{{alertname="CeleryQueueNotConsumed",queue="{queue}",alertstate="pending"}}'
     wait_until(lambda: query(base, pending), f"{queue}'s alert pending", group, timeout=15)
     seconds = time.monotonic() - started
-    worker = f"worker-{queue.replace('_', '-')}"
-    assert [r["value"][1] for r in query(base, f'up{{job="{worker}"}}')] == ["0"]
+    assert [r["value"][1] for r in query(base, f'up{{job="{worker(queue)}"}}')] == ["0"]
     assert seconds <= 3 * INTERVAL_SECONDS, seconds
     return seconds
