@@ -119,7 +119,7 @@ SUPERSET_ANSWERS = [
         "broker": "sqs",
         "result_backend": "redis",
         "beat_scheduler": "redbeat",
-        "use_flower": True,
+        "use_flower": False,  # refused with SQS
         "error_tracking": "sentry",
         "tracing": "opentelemetry",
     },
@@ -129,6 +129,7 @@ SUPERSET_ANSWERS = [
         "result_backend": "django-db",
         "beat_scheduler": "django-db",
         "queue_topology": "workload",
+        "use_flower": True,
     },
 ]
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from support.brokers import BROKERS
-from support.ci_files import CI_FILES, TEMPLATE_UPDATE_WORKFLOW, check_update_commands
+from support.ci_files import CI_FILES, TEMPLATE_UPDATE_WORKFLOW, template_update_job
 from support.releases import REPO
 
 VARIANTS = [
@@ -112,18 +112,24 @@ def test_pre_commit_config_is_valid_and_refuses_rej_files(rendered) -> None:
     assert not re.search(refuse["files"], "app/models.py")
 
 
-def test_template_update_check_is_scheduled_and_pinned(rendered) -> None:
+def test_template_update_job_is_scheduled_and_runs_the_pinned_copier(rendered) -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     copier_pin = next(r for r in pyproject["dependency-groups"]["test"] if r.startswith("copier=="))
     for ci in CI_FILES:
         for project in rendered[ci]:
-            commands = check_update_commands(project)
-            # The copier the suite ran the check with (tests/test_update.py), pinned.
-            prefix = f"uvx --from {copier_pin} copier check-update"
-            assert commands == [prefix, f"{prefix} --quiet"], commands
+            lines, _ = template_update_job(project)
+            assert lines[-1] == f"python3 scripts/template_update.py --push --open {ci}", lines
+            # The copier the suite runs the job with (tests/test_template_update_job.py).
+            script = (project / "scripts" / "template_update.py").read_text()
+            assert f'"uvx --from {copier_pin} copier"' in script
     github = yaml.safe_load((rendered["github"][0] / TEMPLATE_UPDATE_WORKFLOW).read_text())
     # PyYAML reads the bare key `on` as True.
     assert github[True]["schedule"] and "workflow_dispatch" in github[True]
+    assert github["permissions"] == {"contents": "write", "pull-requests": "write"}
+    checkout = github["jobs"]["template-update"]["steps"][0]
+    assert checkout["with"]["fetch-depth"] == 0, "copier update needs the project's history"
     gitlab = yaml.safe_load((rendered["gitlab"][0] / CI_FILES["gitlab"]).read_text())
-    assert gitlab["template-update"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
-    assert "slim" not in gitlab["template-update"]["image"], "copier needs git"
+    job = gitlab["template-update"]
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert "slim" not in job["image"], "copier needs git"
+    assert job["variables"]["GIT_DEPTH"] == "0", "copier update needs the project's history"

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.matrix
 
 ANSWER_SETS = {
     "defaults": {},  # Cookiecutter's defaults are Copier's
+    # Flower's default is derived from the broker: "auto" leaves it to Copier (no Flower on SQS).
+    "sqs": {"broker": "sqs"},
     "rabbitmq-rpc-custom": {
         "project_name": "Northwind Payments Ledger Sync",
         "broker": "rabbitmq",
@@ -30,7 +32,7 @@ ANSWER_SETS = {
         "queue_topology": "custom",
         "queues": "[" + ", ".join(CUSTOM_QUEUES) + "]",
         "deploy_targets": "[compose, kubernetes]",
-        "use_flower": False,
+        "use_flower": "false",
         "ci": "gitlab",
         "python_version": "3.12",
     },

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support.matrix import AXES, refusal, refused_triples
+from support.matrix import AXES, flower_refusal, refusal, refused_triples
 
 BASE = {"broker": "redis", "result_backend": "redis", "beat_scheduler": "django-db"}
 
@@ -92,6 +92,23 @@ def test_text_answers_are_one_line(render, tmp_path, question) -> None:
 @pytest.mark.parametrize("answer", ["maybe", "yes", ""])
 def test_use_flower_is_true_or_false(render, tmp_path, answer) -> None:
     assert_refused(render, {"use_flower": answer}, "use_flower must be true or false", tmp_path)
+
+
+@pytest.mark.parametrize("answer", [True, "true"])
+def test_flower_with_sqs_is_refused_with_a_way_out(render, tmp_path, answer) -> None:
+    assert flower_refusal("sqs")
+    answers = {"broker": "sqs", "result_backend": "django-db", "use_flower": answer}
+    assert_refused(render, answers, flower_refusal("sqs"), tmp_path)
+    (tmp_path / "again").mkdir()
+    assert_refused(render, answers, "choose use_flower=false", tmp_path / "again")
+
+
+def test_sqs_project_has_no_flower_by_default(render, tmp_path) -> None:
+    project = render({"broker": "sqs"}, tmp_path / "project")
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["use_flower"] is False
+    assert not (project / "config" / "flower.py").exists()
+    assert "flower" not in (project / "Procfile").read_text()
 
 
 def test_use_flower_false_as_text_is_false(render, tmp_path) -> None:

@@ -127,15 +127,18 @@ def choices_table(root: Path) -> list[str]:
 def default_cell(copier: dict, env: jinja2.Environment, spec: dict) -> str:
     """The default; one that depends on an earlier answer, per value of that answer."""
     default = spec.get("default")
-    if spec.get("type") == "bool":
+    templated = isinstance(default, str) and "{" in default
+    if spec.get("type") == "bool" and not templated:
         return "yes" if default else "no"
-    if not (isinstance(default, str) and "{" in default):
+    if not templated:
         return _code(default)
     answers = default_answers(copier, env)
     [depends_on] = meta.find_undeclared_variables(env.parse(default))
     values = copier[depends_on]["choices"]
     values = values.values() if isinstance(values, dict) else values
     by_value = {v: env.from_string(default).render(answers | {depends_on: v}) for v in values}
+    if spec.get("type") == "bool":  # rendered as Python's True and False
+        by_value = {v: "yes" if d == "True" else "no" for v, d in by_value.items()}
     usual = max(set(by_value.values()), key=list(by_value.values()).count)
     special = [
         f"{_code(d)} with `{depends_on}` {_code(v)}" for v, d in by_value.items() if d != usual
@@ -230,6 +233,7 @@ def _name(expr: nodes.Node) -> str:
 
 # The questions whose choices change which files, processes and dependencies a project gets.
 RENDERING_QUESTIONS = (
+    "user_model",
     "broker",
     "result_backend",
     "beat_scheduler",
@@ -526,6 +530,8 @@ def default_answers(copier: dict, env: jinja2.Environment, given: dict | None = 
                 continue  # a default only Copier can render: not needed for the tables
         if spec.get("type") == "yaml" and isinstance(default, str):
             default = yaml.safe_load(default)
+        if spec.get("type") == "bool" and isinstance(default, str):  # as Copier casts it
+            default = default.strip().lower() in {"y", "yes", "t", "true", "on", "1"}
         answers[name] = default
     return answers
 

@@ -30,6 +30,7 @@ from support.boot.checks import (
     wait_until,
 )
 from support.boot.environment import environment
+from support.boot.housekeeping import check_housekeeping_purges_expired_rows, seed_expired_rows
 from support.boot.metrics import (
     check_beat_metrics,
     check_metrics_are_private,
@@ -181,6 +182,9 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
 
     with stack, group.running(cleanup):
         group.run("release", table["release"])
+        # Celery's cleanup of expired results is Beat's own; without Beat the worker sends it.
+        cleans_results = combo.result_backend == "django-db" and combo.beat_scheduler == "none"
+        seed_expired_rows(database, cleans_results)
         phases.done("release")
         for name, command in table.items():
             if name != "release":
@@ -214,6 +218,8 @@ def test_combination_boots_and_runs_real_work(combo, render, boot_services, boot
         with phases.check("health, pipeline"):
             check_health_and_payment_pipeline(group, web, queues)
             check_web_counts_what_it_sends(group, ports, slug)
+        with phases.check("housekeeping"):
+            check_housekeeping_purges_expired_rows(group, database, cleans_results)
         if answers["tracing"] == "opentelemetry":
             with phases.check("trace"):
                 check_request_trace_reaches_its_tasks(group, web, slug)

@@ -5,7 +5,8 @@ the file and copier.yml disagree.
 Each question keeps its name, its help as the prompt and its default. Cookiecutter has no
 multiple choice and no YAML answers: those are asked as YAML text, which Copier parses. A
 default that Copier derives from other answers becomes the choice "auto" (the hook leaves it to
-Copier), except the slug, which Cookiecutter needs for the folder's name.
+Copier), except the slug, which Cookiecutter needs for the folder's name; a yes/no question with
+such a default becomes the choice of "auto", "true" and "false".
 """
 
 import sys
@@ -54,6 +55,15 @@ def expected() -> dict:
             prompts[name] = {"__prompt__": spec["help"], **{v: k for k, v in labels.items()}}
             if templated:
                 prompts[name][DERIVED] = "The template's default for the answers above"
+        elif spec["type"] == "bool" and templated:
+            # Cookiecutter's booleans take no template: true, false, or Copier's derived default.
+            variables[name] = [DERIVED, "true", "false"]
+            prompts[name] = {
+                "__prompt__": spec["help"],
+                DERIVED: "The template's default for the answers above",
+                "true": "Yes",
+                "false": "No",
+            }
         elif spec["type"] == "yaml":
             variables[name] = default
             condition = spec["when"].strip("{} ")

@@ -3,6 +3,8 @@
 `conf` is the report of inspect_project.py for one settings module: the configured app's values.
 """
 
+from datetime import timedelta
+
 from .brokers import BROKERS
 from .matrix import TOPOLOGY_DEFAULT_QUEUE, TOPOLOGY_QUEUES, Combination
 
@@ -35,6 +37,7 @@ def assert_doctrine(conf: dict, combo: Combination, slug: str) -> None:
     assert_broker_options(conf, combo)
     assert_results(conf, combo)
     assert_beat(conf, combo, slug)
+    assert_user_model(conf, combo, slug)
 
 
 def assert_queues(conf: dict, combo: Combination, slug: str) -> None:
@@ -105,6 +108,17 @@ def assert_beat(conf: dict, combo: Combination, slug: str) -> None:
     assert conf["beat_enable_remote_control"] is BROKERS[combo.broker].remote_control
     entry = conf["beat_schedule"]["reconcile-ledger"]
     assert entry["task"] == f"{slug}.payments.tasks.reconcile_ledger"
+    # Expired idempotency keys are purged daily (without Beat, the default worker sends it).
+    purge = conf["beat_schedule"]["purge-idempotency-keys"]
+    assert purge["task"] == f"{slug}.core.tasks.purge_idempotency_keys"
+    assert purge["schedule"] == str(timedelta(days=1)), purge
     if combo.beat_scheduler == "redbeat":
         redis_url = conf["broker_url"] if combo.broker == "redis" else conf["result_backend"]
         assert conf["redbeat_redis_url"] == redis_url
+
+
+def assert_user_model(conf: dict, combo: Combination, slug: str) -> None:
+    """The project's own users.User, or Django's auth.User where the answer keeps it."""
+    custom = combo.answers().get("user_model", "custom") == "custom"
+    assert conf["auth_user_model"] == ("users.User" if custom else "auth.User")
+    assert (f"{slug}.users" in conf["installed_apps"]) == custom

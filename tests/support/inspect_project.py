@@ -170,6 +170,7 @@ def report(mode: str) -> dict:
     }
     values["time_zone"] = settings.TIME_ZONE
     values["installed_apps"] = list(settings.INSTALLED_APPS)
+    values["auth_user_model"] = settings.AUTH_USER_MODEL
     values["debug"] = settings.DEBUG
     if settings_module is not None:
         values["settings"] = settings_module

@@ -28,6 +28,7 @@ DJANGO_VERSIONS = ("5.2", "6.0")
 CIS = ("github", "gitlab", "none")
 ERROR_TRACKERS = ("none", "sentry")
 TRACERS = ("none", "opentelemetry")
+USER_MODELS = ("custom", "django")
 # The default name, and one whose slug is as long as the template allows (30 characters), so that
 # generated code is shown to stay formatted whatever the slug.
 PROJECT_NAMES = {
@@ -58,6 +59,13 @@ def refusal(broker: str, result_backend: str, beat_scheduler: str) -> str | None
         return "needs broker=rabbitmq"
     if beat_scheduler == "redbeat" and "redis" not in (broker, result_backend):
         return "redbeat keeps its schedule and its lock in Redis"
+    return None
+
+
+def flower_refusal(broker: str) -> str | None:
+    """Why Flower is refused beside this broker (a fragment of the message), or None."""
+    if broker == "sqs":
+        return "which SQS does not carry"
     return None
 
 
@@ -111,20 +119,23 @@ class Combination:
 
 
 def varied(runtime_id: str) -> dict:
-    """Python, Django, Flower, CI, project name, error tracking and tracing, spread over the
-    matrix by a hash of the runtime combination.
+    """Python, Django, Flower, CI, project name, error tracking, tracing and the user model,
+    spread over the matrix by a hash of the runtime combination.
 
     A hash, not a counter, so that no varied value lines up with one axis of the product.
     """
     digest = hashlib.sha256(runtime_id.encode()).digest()
+    broker = runtime_id.split("-")[0]
     return {
         "python_version": PYTHON_VERSIONS[digest[0] % 2],
         "django_version": DJANGO_VERSIONS[digest[1] % 2],
-        "use_flower": bool(digest[2] % 2),
+        # Flower is refused with SQS (no events, no remote control): see flower_refusal.
+        "use_flower": bool(digest[2] % 2) and flower_refusal(broker) is None,
         "ci": CIS[digest[3] % 3],
         "project_name": list(PROJECT_NAMES)[digest[4] % 2],
         "error_tracking": ERROR_TRACKERS[digest[5] % 2],
         "tracing": TRACERS[digest[6] % 2],
+        "user_model": USER_MODELS[digest[7] % 2],
     }
 
 

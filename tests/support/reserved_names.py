@@ -88,9 +88,19 @@ def project_names() -> set[str]:
     """The template's own top-level modules and packages, and the project's app packages (a
     Django app label is its package's last name, which must stay unique)."""
     template = REPO / "template"
-    names = {p.name.removesuffix(".jinja").removesuffix(".py") for p in template.iterdir()}
-    names |= {p.name for p in (template / "{{project_slug}}").iterdir() if p.is_dir()}
+    names = {
+        _unconditional(p.name).removesuffix(".jinja").removesuffix(".py")
+        for p in template.iterdir()
+    }
+    names |= {
+        _unconditional(p.name) for p in (template / "{{project_slug}}").iterdir() if p.is_dir()
+    }
     return names | set(PROJECT_FOLDERS)
+
+
+def _unconditional(name: str) -> str:
+    """A file name as rendered where its condition holds: `{% if x %}users{% endif %}`, users."""
+    return re.sub(r"\{%.*?%\}", "", name)
 
 
 def derive(requirements: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -16,9 +16,10 @@ import yaml
 
 REGISTRY = Path(__file__).resolve().parents[2] / "docs" / "settings.yml"
 # The settings the registry must list in full: Celery's, Django's security settings, and the
-# project's own retry policy, queue health thresholds, webhook and metrics settings.
+# project's own retry policy, queue health thresholds, webhook, metrics and housekeeping settings.
 GOVERNED = re.compile(
-    r"^(CELERY_|SECURE_|SESSION_|CSRF_|TASK_RETRY_|QUEUE_HEALTH_|PAYMENTS_WEBHOOK_|METRICS_)"
+    r"^(CELERY_|SECURE_|SESSION_|CSRF_|TASK_RETRY_|QUEUE_HEALTH_|PAYMENTS_WEBHOOK_|METRICS_"
+    r"|IDEMPOTENCY_|HOUSEKEEPING_)"
     r"|^(DEBUG|SECRET_KEY|ALLOWED_HOSTS|TASK_MAX_RETRIES)$"
 )
 # The answers a `when` may name.

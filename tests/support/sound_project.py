@@ -208,10 +208,19 @@ def assert_only_chosen_files(project: Path, combo: Combination) -> None:
     assert_env_defaults(sources, example)
 
 
+# Not the project's processes: its tests, and the scheduled CI job's script (which reads the CI's
+# variables, never .env).
+NOT_RUN_BY_THE_PROJECT = ("tests", "scripts")
+
+
 def project_sources(project: Path) -> list[str]:
-    """The text of every Python file the project runs (its tests aside)."""
+    """The text of every Python file the project's processes run."""
     paths = project.rglob("*.py")
-    return [p.read_text() for p in paths if "tests" not in p.relative_to(project).parts]
+    return [
+        p.read_text()
+        for p in paths
+        if not set(NOT_RUN_BY_THE_PROJECT) & set(p.relative_to(project).parts)
+    ]
 
 
 def assert_env_defaults(sources: list[str], example: str) -> None:

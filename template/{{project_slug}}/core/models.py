@@ -32,7 +32,8 @@ class IdempotencyKey(models.Model):
     """A side effect that already happened; its key is claimed once and never again."""
 
     key = models.CharField(max_length=255, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Indexed: the daily purge deletes by age (housekeeping.idempotency_keys_purge).
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self) -> str:
         return self.key

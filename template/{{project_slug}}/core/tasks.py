@@ -8,15 +8,21 @@
 
 They live in this module because Celery's autodiscovery registers `<app>.tasks` with every
 worker. Unrouted, they run on the default queue unless sent with queue=...
+
+`purge_idempotency_keys` is housekeeping, not a diagnostic: Beat sends it (or, without Beat, the
+default queue's worker does; housekeeping.py).
 """
 
 import logging
 import socket
 import time
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 
 from .base_task import TransientError
+from .housekeeping import idempotency_keys_purge
 from .idempotency import idempotency_key_claim
 
 logger = logging.getLogger(__name__)
@@ -68,3 +74,9 @@ def ping(self) -> dict[str, str]:
         "hostname": self.request.hostname or socket.gethostname(),
         "queue": delivery_info.get("routing_key") or "",
     }
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    """Delete the idempotency keys older than IDEMPOTENCY_KEY_MAX_AGE_DAYS; return how many."""
+    return idempotency_keys_purge(older_than=timedelta(days=settings.IDEMPOTENCY_KEY_MAX_AGE_DAYS))

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..brokers import BROKERS
 from ..matrix import Combination, runtime_combinations
 from .checks import FLOWER_AUTH, SQS_LONG_POLL_SECONDS, WEBHOOK_SECRET
+from .housekeeping import EVERY_SECONDS as HOUSEKEEPING_SECONDS
 from .services import free_port, free_ports, postgres_database
 
 # Names of databases and vhosts carry this run's own suffix: two runs on one machine never meet.
@@ -32,6 +33,8 @@ def environment(combo: Combination, index: int, services: dict, boot_dir: Path) 
         "PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "EMAIL_URL": "consolemail://",
         "RECONCILE_LEDGER_EVERY_SECONDS": "1",
+        # The purge of expired rows, every few seconds instead of daily (housekeeping.py).
+        "HOUSEKEEPING_EVERY_SECONDS": str(HOUSEKEEPING_SECONDS),
         # Retries 1 s then 2 s apart, without jitter, so that growing waits can be measured.
         "TASK_RETRY_BACKOFF_SECONDS": "1",
         "TASK_RETRY_JITTER": "false",
