@@ -1,8 +1,8 @@
-"""`copier update` carries a project generated at the previous release to the one under test.
+"""`copier update` carries a project generated at each earlier release to the one under test.
 
 A temporary clone of this repository is tagged with every release in CHANGELOG.md, and the
-working tree is committed on top as the version under work. Each project is generated at the
-previous release, committed, edited as a team would edit it, committed again, and updated.
+working tree is committed on top as the version under work. Each project is generated at an
+earlier release, committed, edited as a team would edit it, committed again, and updated.
 """
 
 import importlib.util

@@ -45,6 +45,11 @@ def set_env(project: Path, **values: str) -> None:
     path.write_text(text)
 
 
+def has_flower(project: Path) -> bool:
+    """Flower is off by default on SQS, which carries no events for it."""
+    return (project / "config" / "flower.py").exists()
+
+
 def env_value(project: Path, name: str) -> str:
     return re.search(rf"^{name}=(.*)$", (project / ".env").read_text(), re.M).group(1)
 
@@ -208,8 +213,11 @@ def test_readme_commands_bring_up_a_working_stack(broker, render, boot_services,
             assert sent.returncode == 0, sent.stderr[-3000:]
             assert "'hostname': 'worker-" in sent.stdout, sent.stdout
 
-            assert http(f"{flower}/")[0] == 401
-            assert http(f"{flower}/", auth=env_value(project, "FLOWER_BASIC_AUTH"))[0] == 200
+            if has_flower(project):
+                assert http(f"{flower}/")[0] == 401
+                assert http(f"{flower}/", auth=env_value(project, "FLOWER_BASIC_AUTH"))[0] == 200
+            else:  # SQS: no Flower (it would show nothing), so nothing listens on its port
+                assert http(f"{flower}/")[0] == 0
             answered = time.monotonic() - copied
             print(f"user path, broker={broker}: copy -> stack answering in {answered:.1f} s")
 
