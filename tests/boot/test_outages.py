@@ -28,9 +28,10 @@ from support.boot.delivery import (
     report,
     report_at_most_the_handed_over_lost,
     start_project,
+    start_worker,
 )
 from support.boot.environment import RUN
-from support.boot.processes import DRIVER
+from support.boot.processes import DRIVER, ProcessGroup
 from support.boot.services import (
     PostgresServer,
     RabbitMQNode,
@@ -93,10 +94,25 @@ def test_broker_outage_loses_no_task(own_broker, render, boot_dir) -> None:
         server.stop()
         time.sleep(OUTAGE_SECONDS)
         server.start()
+        restart_if_it_exited(group, "worker-default")
         # Redis may stop between handing a message to the worker and kombu recording it as
         # unacknowledged. Seen in one CI run: record-32, in neither the list nor the unacked hash.
         what = f"broker down {OUTAGE_SECONDS} s"
         report_at_most_the_handed_over_lost(group, database, broker, url, what, sent)
+
+
+def restart_if_it_exited(group: ProcessGroup, name: str) -> None:
+    """Start the worker again if the outage ended it, as compose's restart policy and Kubernetes
+    do: what is measured is that no task is lost, with late acks, across the restart.
+
+    Seen once in a clean-clone CI run on Redis: kombu, closing the dead connection, raised
+    `'NoneType' object has no attribute 'hostname'` and the worker stopped (Unrecoverable error).
+    """
+    time.sleep(2)
+    worker = group.processes[name]
+    if not worker.running():
+        print(f"{name} exited during the outage (code {worker.popen.returncode}): restarted")
+        start_worker(group, worker.command, name)
 
 
 @pytest.fixture
