@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from support.locking import assert_locked
-from support.matrix import DEPLOY_TARGETS, PROJECT_NAMES, Combination, varied
+from support.matrix import DEPLOY_TARGETS, PROJECT_NAMES, Combination, flower_refusal, varied
 from support.project_tree import assert_no_conflicts, assert_same_tree_as, tree
 from support.releases import (
     REPO,
@@ -137,7 +137,9 @@ def test_update_from_an_earlier_release_keeps_user_edits(
     assert answers["deploy_targets"] == DEPLOY_TARGETS[combo.deploy]
     # The 0.3.0 migration: Django's user model kept under the existing data; no Flower on SQS.
     assert answers["user_model"] == "django"
-    assert answers["use_flower"] is (combo.answers()["use_flower"] and combo.broker != "sqs")
+    assert answers["use_flower"] is (
+        combo.answers()["use_flower"] and not flower_refusal(combo.broker)
+    )
     assert_updated_like_a_fresh_copy(
         project, edits, env, template_repo, updated, shared_requirements, tmp_path / "fresh"
     )
